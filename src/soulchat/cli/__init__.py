@@ -1,0 +1,1 @@
+"""The `soulchat` console command."""

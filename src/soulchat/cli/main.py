@@ -1,0 +1,40 @@
+"""Entry point of the `soulchat` console command: one Typer app, one module per subcommand."""
+
+import logging
+
+import typer
+
+from soulchat import __version__
+from soulchat.cli import demo, prepare
+
+app = typer.Typer(
+    name="soulchat",
+    help="Build empathetic Chinese counselling language models the SoulChat way.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+app.command(name="prepare")(prepare.prepare_command)
+app.command(name="demo")(demo.demo_command)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"soulchat {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True, help="Print the version."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
+) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

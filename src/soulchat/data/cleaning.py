@@ -1,0 +1,47 @@
+"""The paper's content filter: drop dialogues that contain any of a list of strings.
+
+SoulChat removed samples containing strings such as 我是 (I am: the model should not claim an identity),
+自杀 (suicide) and 跳楼 (jumping off a building). The filter is off unless asked for; the list is configurable.
+"""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from soulchat.data.schema import Dialogue
+
+PAPER_FILTER_STRINGS: tuple[str, ...] = ("我是", "自杀", "跳楼")
+
+
+@dataclass(frozen=True)
+class ContentFilter:
+    """Matches dialogues holding any of `strings` in any message.
+
+    Args:
+        strings (`tuple[str, ...]`, *optional*, defaults to the paper's list): The strings to look for.
+    """
+
+    strings: tuple[str, ...] = PAPER_FILTER_STRINGS
+
+    def __post_init__(self):
+        if not self.strings or any(not isinstance(s, str) or not s for s in self.strings):
+            raise ValueError(f"content filter strings must be non-empty strings, got {self.strings!r}")
+        pattern = re.compile("|".join(re.escape(s) for s in sorted(self.strings, key=len, reverse=True)))
+        object.__setattr__(self, "_pattern", pattern)
+
+    @classmethod
+    def from_file(cls, path: Path) -> "ContentFilter":
+        """One string a line; blank lines and lines starting with `#` are skipped."""
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        return cls(tuple(s.strip() for s in lines if s.strip() and not s.lstrip().startswith("#")))
+
+    def match(self, dialogue: Dialogue) -> tuple[str, int] | None:
+        """The first filtered string found and the index of its message, or `None`."""
+        for i, message in enumerate(dialogue.messages):
+            m = self._pattern.search(message.content)
+            if m:
+                return m.group(0), i
+        return None
+
+
+__all__ = ["PAPER_FILTER_STRINGS", "ContentFilter"]

@@ -1,0 +1,93 @@
+import json
+
+from soulchat.data.cleaning import ContentFilter
+from soulchat.data.pipeline import CorpusPipeline, PipelineOptions
+from soulchat.data.report import STATUSES
+
+
+def _run(path, **kw):
+    dropped = []
+    pipeline = CorpusPipeline(PipelineOptions(**kw), on_drop=dropped.append)
+    kept = list(pipeline.dialogues(path))
+    return kept, pipeline.report, dropped
+
+
+def test_counts_add_up_and_every_drop_names_file_record_and_reason(messy_corpus):
+    path, expected = messy_corpus
+    kept, report, dropped = _run(path)
+    # the unfiltered record 11 is accepted
+    assert {s: report.status[s] for s in STATUSES} == {**expected, "accepted": expected["accepted"] + 1}
+    assert report.records_read == 13 == sum(report.status.values())
+    assert len(kept) == report.status["accepted"] + report.status["repaired"]
+    assert len(dropped) == report.status["rejected"] + report.status["duplicate"]
+    assert report.rejections == {
+        "unknown_role": 1,
+        "non_string_content": 1,
+        "invalid_utf8": 1,
+        "missing_messages": 1,
+        "not_an_object": 1,
+        "truncated_json": 1,
+    }
+    assert report.repairs == {"trailing_user_turn": 1, "speaker_prefix": 1}
+    assert report.flags == {"unknown_topic": 1}
+    by_index = {d["index"]: d for d in dropped}
+    assert by_index[4] == {
+        "file": str(path),
+        "index": 4,
+        "id": "5",
+        "status": "rejected",
+        "reason": "unknown_role",
+        "detail": "messages[0].role is 'bot'",
+        "record": {"id": 5, "topic": "情绪", "messages": [{"role": "bot", "content": "hi"}]},
+    }
+    assert by_index[9]["status"] == "duplicate" and by_index[9]["detail"] == "same messages as dialogue 1"
+    assert by_index[12]["reason"] == "truncated_json" and by_index[12]["record"].startswith('{"id": 13')
+    assert report.to_dict()["records_read"] == 13
+
+
+def test_content_filter_reports_what_it_removed(messy_corpus):
+    path, expected = messy_corpus
+    _, report, dropped = _run(path, content_filter=ContentFilter())
+    assert {s: report.status[s] for s in STATUSES} == {**expected, "filtered": 1}
+    assert report.filter_matches == {"我是": 1}
+    (f,) = [d for d in dropped if d["status"] == "filtered"]
+    assert (f["id"], f["detail"]) == ("11", "messages[0] contains '我是'")
+
+
+def test_custom_filter_strings_and_file(tmp_path, messy_corpus):
+    path, _ = messy_corpus
+    _, report, _ = _run(path, content_filter=ContentFilter(("难过",)))
+    # 1, 2, 3, 12 and the copy of 1 (the filter runs before de-duplication)
+    assert report.status["filtered"] == 5 and report.filter_matches == {"难过": 5}
+    (tmp_path / "f.txt").write_text("# comment\n\n学生\n", encoding="utf-8")
+    assert ContentFilter.from_file(tmp_path / "f.txt").strings == ("学生",)
+
+
+def test_no_dedup_keeps_duplicates(messy_corpus):
+    path, _ = messy_corpus
+    kept, report, _ = _run(path, deduplicate=False)
+    assert report.status["duplicate"] == 0 and len(kept) == 7
+
+
+def test_split_is_deterministic_by_content_and_seed(tmp_path):
+    from tests.data.conftest import good
+
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps([good(i) for i in range(400)], ensure_ascii=False), encoding="utf-8")
+    first = [(d.id, s) for d, s in _run(path, test_fraction=0.25)[0]]
+    again = [(d.id, s) for d, s in _run(path, test_fraction=0.25)[0]]
+    other_seed = [(d.id, s) for d, s in _run(path, test_fraction=0.25, seed=7)[0]]
+    assert first == again != other_seed
+    n_test = sum(s == "test" for _, s in first)
+    assert 60 < n_test < 140  # about a quarter of 400
+
+
+def test_id_gaps_and_duplicate_ids(tmp_path):
+    from tests.data.conftest import good
+
+    records = [good(1), good(2), good(5), {**good(7), "id": 2}]
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    _, report, _ = _run(path)
+    assert report.id_gaps == 2  # 3 and 4 are missing
+    assert report.flags == {"duplicate_id": 1}
