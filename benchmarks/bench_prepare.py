@@ -32,8 +32,8 @@ RELEASE_BYTES = 907_000_000
 
 def build_corpus(path: Path, n_dialogues: int, seed: int = 0) -> None:
     """Write a synthetic corpus whose dialogue count, messages per dialogue and bytes per message match the
-    release: rounds drawn from 1..5 (mean 3, as 1,517,344 / 258,354 / 2 = 2.94), each message joining 2 or 3
-    same-role utterances of the sample corpus (about 590 bytes a message, as 907 MB / 1.5 M messages)."""
+    release: rounds drawn from 1..5 (mean 3, as 1,517,344 / 258,354 / 2 = 2.94), each message joining 3 (one time
+    in four, 2) same-role utterances of the sample corpus (about 600 bytes a message: 907 MB / 1.5 M messages)."""
     sample = json.loads(sample_corpus_path().read_text(encoding="utf-8"))
     users = [(d["topic"], m["content"]) for d in sample for m in d["messages"] if m["role"] == "user"]
     replies = [m["content"] for d in sample for m in d["messages"] if m["role"] == "assistant"]
@@ -45,8 +45,8 @@ def build_corpus(path: Path, n_dialogues: int, seed: int = 0) -> None:
             topic = rng.choice(users)[0]
             messages = []
             for _ in range(rng.randint(1, 5)):
-                user = "".join(rng.choice(users)[1] for _ in range(rng.choice((2, 3))))
-                reply = "".join(rng.choice(replies) for _ in range(rng.choice((2, 3))))
+                user = "".join(rng.choice(users)[1] for _ in range(rng.choice((2, 3, 3, 3))))
+                reply = "".join(rng.choice(replies) for _ in range(rng.choice((2, 3, 3, 3))))
                 messages += [{"role": "user", "content": user}, {"role": "assistant", "content": reply}]
             f.write(json.dumps({"id": i, "topic": topic, "messages": messages}, ensure_ascii=False))
             f.write(",\n" if i < n_dialogues - 1 else "\n")

@@ -74,3 +74,20 @@ def test_missing_data_files_is_a_clear_error(tmp_path, monkeypatch):
     builder = SoulChat(data_files=None, cache_dir=str(tmp_path))
     with pytest.raises(ValueError, match="needs data_files"):
         builder.download_and_prepare()
+
+
+def test_parallel_workers_give_the_same_rows(tmp_path):
+    from tests.data.conftest import good
+
+    files = []
+    for part in range(4):
+        path = tmp_path / f"part{part}.json"
+        path.write_text(json.dumps([good(part * 100 + i) for i in range(25)], ensure_ascii=False), encoding="utf-8")
+        files.append(str(path))
+    serial = datasets.load_dataset("soulchat", data_files=files, cache_dir=str(tmp_path / "a"), split="train")
+    parallel = datasets.load_dataset(
+        "soulchat", data_files=files, cache_dir=str(tmp_path / "b"), split="train", num_proc=2
+    )
+    assert serial.num_rows == 200
+    assert sorted(parallel["id"]) == sorted(serial["id"])
+    assert parallel.sort("id").to_list() == serial.sort("id").to_list()

@@ -5,7 +5,7 @@ import logging
 import typer
 
 from soulchat import __version__
-from soulchat.cli import demo, prepare
+from soulchat.cli import convert, demo, prepare, score
 
 app = typer.Typer(
     name="soulchat",
@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 app.command(name="prepare")(prepare.prepare_command)
 app.command(name="demo")(demo.demo_command)
+app.command(name="convert-checkpoint")(convert.convert_checkpoint_command)
 
 
 def _version_callback(value: bool) -> None:
@@ -26,7 +27,9 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version."
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
 ) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
