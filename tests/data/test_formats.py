@@ -158,3 +158,12 @@ def test_explicit_format_mismatch_rejects_records_with_the_field(tmp_path):
     dialogues, report = _read(path, "sharegpt")
     assert dialogues == [] and report.rejections == {"missing_messages": 1}
     assert report.examples[0]["detail"] == "field 'conversations' is missing"
+
+
+def test_detection_survives_a_bad_first_line(tmp_path):
+    path = tmp_path / "a.jsonl"
+    good = json.dumps({"id": 1, "topic": "情绪", "messages": [{"role": "user", "content": "a"}]}, ensure_ascii=False)
+    path.write_text("{oops\n" + good + "\n", encoding="utf-8")
+    assert detect_format(path) == "soulchat"
+    _, report = _read(path)
+    assert report.rejections == {"malformed_json": 1, "no_counsellor_turn": 1}

@@ -95,7 +95,7 @@ FORMATS: dict[str, FormatSpec] = {
             layout="messages",
             container="file",
             messages_key=None,
-            roles={"client": USER, "counselor": ASSISTANT, "counsellor": ASSISTANT},
+            roles={"client": USER, "counselor": ASSISTANT, "counsellor": ASSISTANT, **_CHAT_ROLES},
             id_key=None,
             description='SMILE / MeChat: one JSON file a dialogue, a list of {"role": "client"|"counselor", ...}.',
         ),
@@ -177,10 +177,10 @@ def detect_text_format(text: str) -> str | None:
 
 
 def peek_json(path: Path, max_chars: int = 1 << 20) -> tuple[str, object | None]:
-    """Look at the start of a JSON file: its shape (`"array"`, `"lines"`, `"object"`, `"text"`) and first item.
+    """Look at the start of a JSON file: its shape (`"array"`, `"lines"` or `"text"`) and first item.
 
-    The first item is the first array element (or the whole file for a small array), the first JSON line,
-    or `None` when it cannot be parsed from the first `max_chars` characters.
+    The first item is the first array element (the whole list for a one-dialogue SMILE file), the first JSON
+    line that parses, or `None` when none can be parsed from the first `max_chars` characters.
     """
     with open(path, encoding="utf-8", errors="surrogateescape") as f:
         head = f.read(max_chars)
@@ -199,14 +199,12 @@ def peek_json(path: Path, max_chars: int = 1 << 20) -> tuple[str, object | None]
         except json.JSONDecodeError:
             return "array", None
     if stripped.startswith("{"):
-        first_line = stripped.split("\n", 1)[0]
-        try:
-            return "lines", json.loads(first_line)
-        except json.JSONDecodeError:
+        for line in stripped.split("\n")[:20]:  # the first line that parses (a bad first line is not fatal)
             try:
-                return "object", decoder.raw_decode(stripped)[0]
+                return "lines", json.loads(line)
             except json.JSONDecodeError:
-                return "lines", None
+                continue
+        return "lines", None
     return "text", None
 
 
