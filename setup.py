@@ -38,6 +38,10 @@ INSTALL_REQUIRES = [
     "typer>=0.12",
     "rich>=13.0",
     "tqdm>=4.66",
+    # `soulchat construct`: the async OpenAI-compatible client (and its fake server), and MinHash LSH
+    # (datasketch 2 introduced the explicit MinHash `scheme` the near-duplicate index uses).
+    "aiohttp>=3.9",
+    "datasketch>=2.0",
 ]
 
 EXTRAS = {

@@ -5,7 +5,7 @@ import logging
 import typer
 
 from soulchat import __version__
-from soulchat.cli import cehs, demo, prepare, score
+from soulchat.cli import cehs, construct, demo, prepare, score
 
 app = typer.Typer(
     name="soulchat",
@@ -15,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.command(name="prepare")(prepare.prepare_command)
+app.command(name="construct")(construct.construct_command)
 app.command(name="demo")(demo.demo_command)
 app.command(name="score")(score.score_command)
 app.add_typer(cehs.app, name="cehs")
