@@ -87,3 +87,14 @@ def test_demo_runs_on_the_bundled_corpus(tmp_path):
     assert result.exit_code == 0, result.output
     assert "心理咨询师：" in result.output and "load_dataset" in result.output
     assert (tmp_path / "demo" / "data" / "report.json").is_file()
+
+
+def test_prepare_filter_role(tmp_path):
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(json.dumps({"id": 1, "topic": "情绪", "messages": [
+        {"role": "user", "content": "我是学生"}, {"role": "assistant", "content": "你好"}]},
+        ensure_ascii=False) + "\n", encoding="utf-8")  # fmt: skip
+    args = ["prepare", str(corpus), "--filter", "--filter-role", "assistant", "--json", "--no-progress"]
+    result = runner.invoke(app, [*args, "-o", str(tmp_path / "ds")])
+    report = json.loads(result.stdout)
+    assert report["filtered"] == 0 and report["options"]["content_filter_roles"] == ["assistant"]

@@ -91,3 +91,20 @@ def test_id_gaps_and_duplicate_ids(tmp_path):
     _, report, _ = _run(path)
     assert report.id_gaps == 2  # 3 and 4 are missing
     assert report.flags == {"duplicate_id": 1}
+
+
+def test_filter_restricted_to_counsellor_messages(messy_corpus):
+    path, _ = messy_corpus
+    _, report, _ = _run(path, content_filter=ContentFilter(roles=("assistant",)))
+    assert report.status["filtered"] == 0  # 我是 appears only in a user message
+    _, report, _ = _run(path, content_filter=ContentFilter(("你好",), roles=("assistant",)))
+    assert report.filter_matches == {"你好": 2}  # records 4 (after its prefix is stripped) and 11
+
+
+def test_filter_rejects_bad_configuration():
+    import pytest
+
+    with pytest.raises(ValueError, match="non-empty strings"):
+        ContentFilter(("",))
+    with pytest.raises(ValueError, match="roles must be among"):
+        ContentFilter(roles=("system",))

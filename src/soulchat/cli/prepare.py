@@ -16,13 +16,15 @@ from soulchat.data.validation import ValidationOptions
 _FORMAT_HELP = "Corpus format: auto (detect per file), " + ", ".join(FORMATS) + "."
 
 
-def build_filter(enabled: bool, strings: list[str] | None, file: Path | None) -> ContentFilter | None:
+def build_filter(
+    enabled: bool, strings: list[str] | None, file: Path | None, roles: tuple[str, ...] = ("user", "assistant")
+) -> ContentFilter | None:
     """The content filter asked for on the command line: the paper's list, given strings, or a file."""
     if file is not None:
-        return ContentFilter.from_file(file)
+        return ContentFilter.from_file(file, roles=roles)
     if strings:
-        return ContentFilter(tuple(strings))
-    return ContentFilter(PAPER_FILTER_STRINGS) if enabled else None
+        return ContentFilter(tuple(strings), roles=roles)
+    return ContentFilter(PAPER_FILTER_STRINGS, roles=roles) if enabled else None
 
 
 def prepare_command(
@@ -40,6 +42,9 @@ def prepare_command(
     ),
     filter_file: Path = typer.Option(
         None, "--filter-file", help="A file of filter strings, one a line (implies --filter)."
+    ),
+    filter_role: list[str] = typer.Option(
+        None, "--filter-role", help="Only search these roles' messages (user, assistant; repeatable). Default: both."
     ),
     deduplicate: bool = typer.Option(True, "--dedup/--no-dedup", help="Drop exact duplicate dialogues."),
     long_message_chars: int = typer.Option(2048, help="Flag messages longer than this many characters."),
@@ -59,7 +64,9 @@ def prepare_command(
             validation=ValidationOptions(
                 repair=repair, long_message_chars=long_message_chars, reject_long_messages=reject_long_messages
             ),
-            content_filter=build_filter(content_filter, filter_string, filter_file),
+            content_filter=build_filter(
+                content_filter, filter_string, filter_file, tuple(filter_role or ("user", "assistant"))
+            ),
             deduplicate=deduplicate,
             test_fraction=test_fraction,
             seed=seed,

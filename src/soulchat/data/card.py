@@ -99,7 +99,8 @@ def render_card(report: dict, *, name: str = "SoulChat counselling dialogues", l
     )
     filt = report["options"].get("content_filter")
     filter_text = (
-        f"The content filter was on: dialogues containing any of {', '.join(filt)} were removed "
+        f"The content filter was on: dialogues containing any of {', '.join(filt)} in a message of "
+        f"{' or '.join(report['options'].get('content_filter_roles') or ['user', 'assistant'])} were removed "
         f"({report['filtered']} dialogues; per string: {report['filter_matches']})."
         if filt
         else f"The paper's content filter (strings such as {', '.join(PAPER_FILTER_STRINGS)}) was not applied."

@@ -52,6 +52,7 @@ class PipelineOptions:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["content_filter"] = list(self.content_filter.strings) if self.content_filter else None
+        d["content_filter_roles"] = list(self.content_filter.roles) if self.content_filter else None
         return d
 
 
