@@ -8,16 +8,18 @@ _REGISTERED = False
 
 
 def register() -> None:
-    """Register soulchat's components with `datasets` (the `"soulchat"` builder name).
-
-    Later capabilities (the ChatGLM Auto classes) add their own call here.
+    """Register soulchat's components: the `"soulchat"` builder with `datasets`, and ChatGLM-6B with the
+    transformers Auto classes (`AutoConfig`, `AutoModel`, `AutoModelForCausalLM`, `AutoModelForSeq2SeqLM`,
+    `AutoTokenizer`).
     """
     global _REGISTERED
     if _REGISTERED:
         return
     from soulchat.data.builder import register_builder
+    from soulchat.models import register_chatglm
 
     register_builder()
+    register_chatglm()
     _REGISTERED = True
 
 

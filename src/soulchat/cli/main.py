@@ -5,7 +5,7 @@ import logging
 import typer
 
 from soulchat import __version__
-from soulchat.cli import cehs, construct, demo, prepare, score
+from soulchat.cli import cehs, construct, convert, demo, prepare, score
 
 app = typer.Typer(
     name="soulchat",
@@ -17,6 +17,7 @@ app = typer.Typer(
 app.command(name="prepare")(prepare.prepare_command)
 app.command(name="construct")(construct.construct_command)
 app.command(name="demo")(demo.demo_command)
+app.command(name="convert-checkpoint")(convert.convert_checkpoint_command)
 app.command(name="score")(score.score_command)
 app.add_typer(cehs.app, name="cehs")
 
