@@ -6,6 +6,7 @@ import typer
 
 from soulchat import __version__
 from soulchat.cli import cehs, construct, convert, demo, prepare, score
+from soulchat.cli import evaluate as evaluate_cli
 
 app = typer.Typer(
     name="soulchat",
@@ -19,6 +20,7 @@ app.command(name="construct")(construct.construct_command)
 app.command(name="demo")(demo.demo_command)
 app.command(name="convert-checkpoint")(convert.convert_checkpoint_command)
 app.command(name="score")(score.score_command)
+app.command(name="evaluate")(evaluate_cli.evaluate_command)
 app.add_typer(cehs.app, name="cehs")
 
 
