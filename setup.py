@@ -42,6 +42,8 @@ INSTALL_REQUIRES = [
     # (datasketch 2 introduced the explicit MinHash `scheme` the near-duplicate index uses).
     "aiohttp>=3.9",
     "datasketch>=2.0",
+    # `soulchat train --use_lora`: LoRA adapters and merge-and-save.
+    "peft>=0.13",
 ]
 
 EXTRAS = {

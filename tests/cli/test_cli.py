@@ -83,10 +83,19 @@ def test_prepare_errors_are_clear_and_exit_2(tmp_path):
 
 
 def test_demo_runs_on_the_bundled_corpus(tmp_path):
-    result = runner.invoke(app, ["demo", "--output", str(tmp_path / "demo")])
+    result = runner.invoke(app, ["demo", "--output", str(tmp_path / "demo"), "--steps", "0"])
     assert result.exit_code == 0, result.output
     assert "心理咨询师：" in result.output and "load_dataset" in result.output
     assert (tmp_path / "demo" / "data" / "report.json").is_file()
+    assert not (tmp_path / "demo" / "model").exists()
+
+
+def test_demo_trains_and_reloads_a_tiny_model(tmp_path):
+    result = runner.invoke(app, ["demo", "--output", str(tmp_path / "demo"), "--steps", "10"])
+    assert result.exit_code == 0, result.output
+    assert "AutoModel.from_pretrained" in result.output and "ChatGLMForConditionalGeneration" in result.output
+    model_dir = tmp_path / "demo" / "model"
+    assert (model_dir / "config.json").is_file() and (model_dir / "model.safetensors").is_file()
 
 
 def test_prepare_filter_role(tmp_path):

@@ -5,7 +5,7 @@ import logging
 import typer
 
 from soulchat import __version__
-from soulchat.cli import cehs, construct, convert, demo, prepare, score
+from soulchat.cli import cehs, construct, convert, demo, prepare, score, train
 from soulchat.cli import evaluate as evaluate_cli
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app.command(name="demo")(demo.demo_command)
 app.command(name="convert-checkpoint")(convert.convert_checkpoint_command)
 app.command(name="score")(score.score_command)
 app.command(name="evaluate")(evaluate_cli.evaluate_command)
+app.command(name="train", context_settings=train.CONTEXT_SETTINGS)(train.train_command)
 app.add_typer(cehs.app, name="cehs")
 
 

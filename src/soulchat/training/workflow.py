@@ -1,0 +1,175 @@
+"""SoulChat supervised fine-tuning, start to end: data, tokenizer, model, trainer, checkpoints (a linear script)."""
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import datasets
+from transformers import TrainerCallback, set_seed
+
+from soulchat.models.chatglm import ChatGLMTokenizer
+from soulchat.training.collator import DataCollatorForSoulChat
+from soulchat.training.deepspeed import ensure_single_process_env
+from soulchat.training.model_loading import load_model, load_tokenizer, merge_and_save
+from soulchat.training.sft_trainer import SoulChatTrainer
+from soulchat.training.tokenization import encode_chat_template, encode_chatglm
+
+logger = logging.getLogger(__name__)
+
+# int32 halves what Arrow writes and the cache holds (vocabularies stay far below 2**31).
+TOKENIZED_FEATURES = datasets.Features(
+    {
+        "input_ids": datasets.List(datasets.Value("int32")),
+        "labels": datasets.List(datasets.Value("int32")),
+        "prompt_length": datasets.Value("int32"),
+        "length": datasets.Value("int32"),
+    }
+)
+
+
+@dataclass
+class TrainingResult:
+    """What a run produced.
+
+    Args:
+        output_dir (`Path`):
+            The run folder (checkpoints, final model, tokenizer, `train_results.json`).
+        metrics (`dict[str, float]`):
+            The training metrics, and the final evaluation's (prefixed `eval_`) when there is an evaluation split.
+        log_history (`list[dict]`):
+            The trainer's log (loss and learning rate per logging step, evaluations).
+        merged_dir (`Path`, *optional*):
+            The merged LoRA model, when LoRA was merged.
+    """
+
+    output_dir: Path
+    metrics: dict[str, float] = field(default_factory=dict)
+    log_history: list[dict] = field(default_factory=list)
+    merged_dir: Path | None = None
+
+
+def load_samples(config: Any) -> datasets.DatasetDict:
+    """The sample splits of `config.dataset_path`: a `soulchat prepare` folder or a JSON/JSON Lines file."""
+    path = Path(config.dataset_path)
+    if path.is_dir():
+        return datasets.load_dataset(str(path), "samples")
+    return datasets.load_dataset("json", data_files={config.train_split: str(path)})
+
+
+def resolve_prompt_format(config: Any, tokenizer: Any) -> str:
+    """`chatglm` or `chat_template`, resolving `auto` from the tokenizer's class."""
+    if config.prompt_format != "auto":
+        return config.prompt_format
+    return "chatglm" if isinstance(tokenizer, ChatGLMTokenizer) else "chat_template"
+
+
+def tokenize_split(
+    dataset: datasets.Dataset, tokenizer: Any, config: Any, *, prompt_format: str, limit: int | None = None
+) -> datasets.Dataset:
+    """Batched, cached tokenisation of one split into the columns of `TOKENIZED_COLUMNS`.
+
+    `datasets.map(batched=True, num_proc=config.preprocessing_num_workers)`; the result is cached in the dataset's
+    cache folder under a fingerprint of the function and its arguments, so a second run skips it.
+    """
+    if limit is not None:
+        dataset = dataset.select(range(min(limit, len(dataset))))
+    kwargs: dict[str, Any] = {
+        "tokenizer": tokenizer,
+        "max_source_length": config.max_source_length,
+        "max_target_length": config.max_target_length,
+    }
+    if prompt_format == "chatglm":
+        encode = encode_chatglm
+    else:
+        encode, kwargs["system_prompt"] = encode_chat_template, config.system_prompt
+
+    def encode_batch(batch: dict[str, list]) -> dict[str, list]:
+        return encode(batch["prompt"], batch["response"], **kwargs)
+
+    return dataset.map(
+        encode_batch,
+        batched=True,
+        batch_size=1000,
+        features=TOKENIZED_FEATURES,
+        num_proc=config.preprocessing_num_workers,
+        remove_columns=dataset.column_names,
+        desc=f"tokenize ({prompt_format})",
+    )
+
+
+def _save_outputs(trainer: SoulChatTrainer, tokenizer: Any, config: Any, metrics: dict) -> Path | None:
+    """Final model, tokenizer and metrics in `output_dir`; the merged LoRA model in `output_dir/merged`."""
+    trainer.save_model()
+    trainer.save_state()
+    merged = None
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(config.output_dir)
+        (Path(config.output_dir) / "train_results.json").write_text(json.dumps(metrics, indent=2), "utf-8")
+        if config.use_lora and config.merge_lora:
+            merged = merge_and_save(trainer.model, tokenizer, Path(config.output_dir) / "merged")
+    return merged
+
+
+def run_training(config: Any, *, callbacks: list[TrainerCallback] | None = None) -> TrainingResult:
+    """Fine-tunes the model of `config` on its dataset and saves the result in `config.output_dir`.
+
+    With DeepSpeed and no launcher, the distributed variables of a one-process run are set first (see
+    [`ensure_single_process_env`]); under `deepspeed`, `torchrun` or `accelerate launch` they are the launcher's.
+
+    Args:
+        config ([`SoulChatSFTConfig`]):
+            The validated configuration (see [`load_sft_config`]).
+        callbacks (`list[TrainerCallback]`, *optional*):
+            Extra trainer callbacks.
+
+    Returns:
+        [`TrainingResult`]: the output folder, metrics and log history.
+    """
+    if config.deepspeed:
+        ensure_single_process_env()
+    set_seed(config.seed)
+    splits = load_samples(config)
+    train_split = splits[config.train_split]
+    tokenizer = load_tokenizer(config, (t for row in train_split for t in (row["prompt"], row["response"])))
+    prompt_format = resolve_prompt_format(config, tokenizer)
+    with config.main_process_first(desc="tokenization"):
+        train_dataset = tokenize_split(
+            train_split, tokenizer, config, prompt_format=prompt_format, limit=config.max_train_samples
+        )
+        eval_dataset = None
+        if config.eval_split:
+            eval_dataset = tokenize_split(
+                splits[config.eval_split],
+                tokenizer,
+                config,
+                prompt_format=prompt_format,
+                limit=config.max_eval_samples,
+            )
+    model = load_model(config, tokenizer)
+    trainer = SoulChatTrainer(
+        model=model,
+        args=config,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        data_collator=DataCollatorForSoulChat(tokenizer, pad_to_multiple_of=config.pad_to_multiple_of),
+        processing_class=tokenizer,
+        callbacks=callbacks,
+    )
+    output = trainer.train(resume_from_checkpoint=config.resume_from_checkpoint)
+    metrics = dict(output.metrics)
+    if eval_dataset is not None:
+        metrics.update(trainer.evaluate())
+    merged = _save_outputs(trainer, tokenizer, config, metrics)
+    return TrainingResult(Path(config.output_dir), metrics, list(trainer.state.log_history), merged)
+
+
+__all__ = [
+    "TOKENIZED_FEATURES",
+    "TrainingResult",
+    "load_samples",
+    "resolve_prompt_format",
+    "run_training",
+    "tokenize_split",
+]
