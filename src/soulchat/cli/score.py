@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from soulchat.metrics import EMPTY_MODES, NGRAM_WEIGHTS, SCORE_KEYS, compute_scores
+from soulchat.metrics import EMPTY_MODES, NGRAM_WEIGHTS, SCORE_KEYS, TABLE_COLUMNS, compute_scores
 
 # Field names tried in order; they cover LLaMA-Factory (predict/label) and ChatGLM-6B (predict/labels) outputs.
 PREDICTION_KEYS = ("prediction", "predict", "pred", "text")
@@ -22,15 +22,6 @@ REFERENCE_KEYS = ("reference", "label", "labels", "ref", "text")
 _PRED_KEYS_HELP = "first of " + ", ".join(PREDICTION_KEYS)
 _REF_KEYS_HELP = "first of " + ", ".join(REFERENCE_KEYS)
 _JSON_SUFFIXES = (".jsonl", ".json")
-_COLUMNS = {
-    "bleu-1": "B-1",
-    "bleu-2": "B-2",
-    "bleu-3": "B-3",
-    "bleu-4": "B-4",
-    "rouge-1": "R-1",
-    "rouge-2": "R-2",
-    "rouge-l": "R-L",
-}
 
 
 def _text_from_json(value: object, keys: tuple[str, ...], where: str) -> str:
@@ -89,7 +80,7 @@ def print_scores(scores: dict[str, float], num_pairs: int, console: Console) -> 
     """Print the scores as a table in the layout of the SoulChat paper's Table 1."""
     table = Table(title=f"{num_pairs} pairs (×100, macro mean)")
     for key in SCORE_KEYS:
-        table.add_column(_COLUMNS[key], justify="right")
+        table.add_column(TABLE_COLUMNS[key], justify="right")
     table.add_row(*(f"{scores[key]:.2f}" for key in SCORE_KEYS))
     console.print(table)
 

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from soulchat import __version__
 from soulchat.data.card import render_card
 from soulchat.data.expansion import expand_dialogue
+from soulchat.data.jsonl import json_line
 from soulchat.data.pipeline import CorpusPipeline, PipelineOptions
 from soulchat.data.readers import expand_inputs
 from soulchat.data.writer import dialogue_writer, sample_writer
@@ -28,16 +29,6 @@ def _check_output(output: Path, overwrite: bool) -> None:
             raise FileExistsError(f"{output} exists and is not empty; pass overwrite=True (--overwrite) to replace it")
         if not (output / "report.json").is_file():
             raise FileExistsError(f"{output} is not a folder written by soulchat prepare; refusing to replace it")
-
-
-def _json_line(entry: dict) -> str:
-    """One JSON line, readable UTF-8; invalid input bytes (lone surrogates) are kept as `\\udcXX` escapes."""
-    line = json.dumps(entry, ensure_ascii=False)
-    try:
-        line.encode("utf-8")
-    except UnicodeEncodeError:
-        line = json.dumps(entry, ensure_ascii=True)
-    return line + "\n"
 
 
 def _write_all(pipeline: CorpusPipeline, files: list[Path], writers: dict, *, progress: bool) -> None:
@@ -107,7 +98,7 @@ def prepare_corpus(
     }
     try:
         with open(tmp / "dropped.jsonl", "w", encoding="utf-8") as dropped:
-            pipeline = CorpusPipeline(options, on_drop=lambda entry: dropped.write(_json_line(entry)))
+            pipeline = CorpusPipeline(options, on_drop=lambda entry: dropped.write(json_line(entry)))
             _write_all(pipeline, files, writers, progress=progress)
         report = pipeline.report.to_dict()
         for s in splits:

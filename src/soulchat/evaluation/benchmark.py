@@ -24,7 +24,7 @@ from soulchat.evaluation.config import EvaluationConfig
 from soulchat.evaluation.generation import ReplyGenerator
 from soulchat.evaluation.predictions import PredictionWriter, read_predictions
 from soulchat.evaluation.test_set import load_test_samples, select_samples
-from soulchat.metrics import SCORE_KEYS, compute_scores
+from soulchat.metrics import SCORE_KEYS, TABLE_COLUMNS, compute_scores
 
 logger = logging.getLogger(__name__)
 
@@ -32,15 +32,6 @@ PREDICTIONS_FILE = "predictions.jsonl"
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.json"
 TABLE_FILE = "table.md"
-TABLE_COLUMNS = {
-    "bleu-1": "B-1",
-    "bleu-2": "B-2",
-    "bleu-3": "B-3",
-    "bleu-4": "B-4",
-    "rouge-1": "R-1",
-    "rouge-2": "R-2",
-    "rouge-l": "R-L",
-}
 
 
 def _write_json(path: Path, value: dict) -> None:

@@ -11,17 +11,9 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from soulchat.data.jsonl import json_line
+
 logger = logging.getLogger(__name__)
-
-
-def _json_line(record: dict) -> str:
-    """One JSON line, readable UTF-8; text with lone surrogates (invalid input bytes) falls back to escapes."""
-    line = json.dumps(record, ensure_ascii=False)
-    try:
-        line.encode("utf-8")
-    except UnicodeEncodeError:
-        line = json.dumps(record, ensure_ascii=True)
-    return line + "\n"
 
 
 def _parse_line(line: bytes) -> dict | None:
@@ -101,7 +93,7 @@ class PredictionWriter:
 
     def write(self, records: Iterable[dict]) -> None:
         """Writes one batch of records and makes it durable before returning."""
-        self._file.write("".join(_json_line(record) for record in records))
+        self._file.write("".join(json_line(record) for record in records))
         self._file.flush()
         os.fsync(self._file.fileno())
 

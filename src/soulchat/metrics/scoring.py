@@ -27,6 +27,8 @@ from soulchat.metrics.segmentation import get_jieba_tokenizer
 logger = logging.getLogger(__name__)
 
 SCORE_KEYS = ("bleu-1", "bleu-2", "bleu-3", "bleu-4", "rouge-1", "rouge-2", "rouge-l")
+# The column headers of the paper's Table 1.
+TABLE_COLUMNS = dict(zip(SCORE_KEYS, ("B-1", "B-2", "B-3", "B-4", "R-1", "R-2", "R-L"), strict=True))
 EMPTY_MODES = ("zero", "raise", "skip")
 NGRAM_WEIGHTS = ("cumulative", "individual")
 # Below this many pairs a second process costs more (fork, pickling) than it saves.
@@ -227,6 +229,7 @@ def compute_scores(
 
 
 __all__ = [
+    "TABLE_COLUMNS",
     "EMPTY_MODES",
     "NGRAM_WEIGHTS",
     "PARALLEL_MIN_PAIRS",
