@@ -5,7 +5,7 @@ The build system and the ruff configuration live in ``pyproject.toml``.
 
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 HERE = Path(__file__).parent
 
@@ -61,14 +61,13 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     package_dir={"": "src"},
-    packages=find_packages("src"),
+    packages=find_namespace_packages("src", include=["soulchat", "soulchat.*"]),
     include_package_data=True,
     package_data={"soulchat": ["**/*.json", "**/*.jsonl", "**/*.yaml", "**/*.md", "**/*.txt"]},
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["soulchat=soulchat.cli.main:main"]},
     classifiers=[
-        "License :: OSI Approved :: Apache Software License",
         "Programming Language :: Python :: 3",
         "Natural Language :: Chinese (Simplified)",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",
