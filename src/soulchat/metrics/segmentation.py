@@ -57,7 +57,13 @@ def get_jieba_tokenizer() -> jieba.Tokenizer:
             tokenizer.tmp_dir = str(cache_dir)
         except OSError:  # a read-only home: fall back to jieba's default (the temporary folder)
             logger.debug("cannot create %s; jieba caches its dictionary in the temporary folder", cache_dir)
-        tokenizer.initialize()
+        # jieba announces every dictionary load at DEBUG on its own stderr handler; keep scoring quiet.
+        level = jieba.default_logger.level
+        jieba.setLogLevel(logging.WARNING)
+        try:
+            tokenizer.initialize()
+        finally:
+            jieba.setLogLevel(level)
         _TOKENIZER = tokenizer
     return _TOKENIZER
 
