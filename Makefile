@@ -30,12 +30,12 @@ test: install
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks dataset_scripts
-	$(BIN)/ruff format --check src tests benchmarks dataset_scripts
+	$(BIN)/ruff check src tests benchmarks dataset_scripts examples
+	$(BIN)/ruff format --check src tests benchmarks dataset_scripts examples
 
 format: install
-	$(BIN)/ruff check --fix src tests benchmarks dataset_scripts
-	$(BIN)/ruff format src tests benchmarks dataset_scripts
+	$(BIN)/ruff check --fix src tests benchmarks dataset_scripts examples
+	$(BIN)/ruff format src tests benchmarks dataset_scripts examples
 
 bench: install
 	$(BIN)/python benchmarks/bench_prepare.py

@@ -45,7 +45,10 @@ class ChatGLMConfig(PretrainedConfig):
         position_encoding_2d (`bool`, *optional*, defaults to `True`):
             Whether positions are 2D (position within the context and position within the generated block).
         quantization_bit (`int`, *optional*, defaults to 0):
-            Weight quantisation of the `-int4`/`-int8` checkpoints (0 means none).
+            Weight-only quantisation of the `-int4`/`-int8` checkpoints: 0 (none), 4 or 8. The four linears of every
+            block then store an int8 (or packed int4) `weight` and a per-row `weight_scale`.
+        quantization_embeddings (`bool`, *optional*, defaults to `False`):
+            Whether the word embeddings and the tied head are quantised too (the `-int4-qe` checkpoint).
         pre_seq_len (`int`, *optional*):
             Length of the P-tuning v2 prefix; when set, the base model is frozen and only the prefix encoder trains.
         prefix_projection (`bool`, *optional*, defaults to `False`):
@@ -91,6 +94,7 @@ class ChatGLMConfig(PretrainedConfig):
     inner_hidden_size: int = 16384
     position_encoding_2d: bool = True
     quantization_bit: int = 0
+    quantization_embeddings: bool = False
     pre_seq_len: int | None = None
     prefix_projection: bool = False
     initializer_range: float = 0.02
@@ -103,6 +107,8 @@ class ChatGLMConfig(PretrainedConfig):
             )
         if self.position_encoding_2d and (self.hidden_size // self.num_attention_heads) % 4 != 0:
             raise ValueError("the head size must be divisible by 4 for the 2D rotary embedding")
+        if self.quantization_bit not in (0, 4, 8):
+            raise ValueError(f"quantization_bit must be 0, 4 or 8, got {self.quantization_bit}")
         super().__post_init__(**kwargs)
 
 

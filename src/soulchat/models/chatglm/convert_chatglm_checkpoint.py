@@ -95,6 +95,41 @@ def convert_checkpoint(src: str | Path, dst: str | Path, *, dtype: torch.dtype |
     return written
 
 
+def quantize_checkpoint(
+    folder: str | Path, bits: int, *, quantize_embeddings: bool = False, dtype: torch.dtype | None = None
+) -> list[Path]:
+    """Quantises the safetensors checkpoint in `folder` in place (the layout of `THUDM/chatglm-6b-int8` / `-int4`).
+
+    The model is loaded (in `dtype`, or the checkpoint's dtype), quantised with
+    [`~ChatGLMForConditionalGeneration.quantize`] (bit-exact with the original `model.half().quantize(bits)`) and
+    saved back over the full-precision weights; the tokenizer files are kept.
+
+    Args:
+        folder (`str` or `Path`):
+            A folder written by [`convert_checkpoint`] (or by `save_pretrained`).
+        bits (`int`):
+            4 or 8.
+        quantize_embeddings (`bool`, *optional*, defaults to `False`):
+            Also quantise the word embeddings and the tied head (`-int4-qe`).
+        dtype (`torch.dtype`, *optional*):
+            Dtype of the weights that stay in full precision (LayerNorms, biases, unquantised embeddings).
+
+    Returns:
+        `list[Path]`: the safetensors files written.
+    """
+    from soulchat.models.chatglm.modeling_chatglm import ChatGLMForConditionalGeneration
+
+    folder = Path(folder)
+    model = ChatGLMForConditionalGeneration.from_pretrained(folder, dtype=dtype or "auto")
+    model.quantize(bits, quantize_embeddings=quantize_embeddings)
+    for old in [*folder.glob("model*.safetensors"), folder / "model.safetensors.index.json"]:
+        old.unlink(missing_ok=True)
+    model.save_pretrained(folder)
+    written = sorted(folder.glob("model*.safetensors"))
+    logger.info("quantised %s to int%d (%d safetensors file(s))", folder, bits, len(written))
+    return written
+
+
 def _write_shards(dst: Path, shards: list[dict[str, torch.Tensor]]) -> list[Path]:
     """Writes `model.safetensors`, or `model-0000N-of-0000M.safetensors` and their index for several shards."""
     if len(shards) == 1:
@@ -113,4 +148,4 @@ def _write_shards(dst: Path, shards: list[dict[str, torch.Tensor]]) -> list[Path
     return written
 
 
-__all__ = ["convert_checkpoint"]
+__all__ = ["convert_checkpoint", "quantize_checkpoint"]

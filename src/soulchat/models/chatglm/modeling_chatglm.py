@@ -6,7 +6,9 @@ the bidirectional-context attention mask. Attention goes through the transformer
 (the original's arithmetic) and `sdpa` both work and agree.
 
 This file depends only on torch, transformers and its siblings (`configuration_chatglm.py`, `masking_chatglm.py`,
-`chat_chatglm.py`), which `save_pretrained` copies next to the weights, so a saved folder loads as remote code.
+`chat_chatglm.py`, `quantization_chatglm.py`), which `save_pretrained` copies next to the weights, so a saved folder
+loads as remote code. With `config.quantization_bit` (4 or 8) the block linears are the int8 / int4 layers of
+`quantization_chatglm.py`, under the original `-int4` / `-int8` / `-int4-qe` key names.
 """
 
 import math
@@ -29,6 +31,16 @@ from .masking_chatglm import (
     get_attention_visibility,
     get_position_ids,
     padding_mask_from_glm_mask,
+)
+from .quantization_chatglm import (
+    ChatGLMQuantizedEmbedding,
+    ChatGLMQuantizedLinear,
+    chatglm_embedding,
+    chatglm_linear,
+    chatglm_lm_head,
+    log_quantized_path,
+    quantize_chatglm,
+    quantized_embeddings,
 )
 
 logger = logging.get_logger(__name__)
@@ -78,8 +90,8 @@ class ChatGLMMLP(nn.Module):
 
     def __init__(self, config: ChatGLMConfig):
         super().__init__()
-        self.dense_h_to_4h = nn.Linear(config.hidden_size, config.inner_hidden_size)
-        self.dense_4h_to_h = nn.Linear(config.inner_hidden_size, config.hidden_size)
+        self.dense_h_to_4h = chatglm_linear(config, config.hidden_size, config.inner_hidden_size)
+        self.dense_4h_to_h = chatglm_linear(config, config.inner_hidden_size, config.hidden_size)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         return self.dense_4h_to_h(F.gelu(self.dense_h_to_4h(hidden_states), approximate="tanh"))
@@ -127,8 +139,8 @@ class ChatGLMAttention(nn.Module):
         self.num_key_value_groups = 1
         # The mask is never purely causal (the context is bidirectional): it is always passed explicitly.
         self.is_causal = False
-        self.query_key_value = nn.Linear(config.hidden_size, 3 * config.hidden_size)
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.query_key_value = chatglm_linear(config, config.hidden_size, 3 * config.hidden_size)
+        self.dense = chatglm_linear(config, config.hidden_size, config.hidden_size)
 
     def forward(
         self,
@@ -245,6 +257,12 @@ class ChatGLMPreTrainedModel(PreTrainedModel):
                 nn.init.zeros_(module.bias)
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, mean=0.0, std=std)
+        elif isinstance(module, (ChatGLMQuantizedLinear, ChatGLMQuantizedEmbedding)):
+            # A fresh quantised model gets the quantisation of a normal initialisation.
+            shape = (module.weight.shape[0], module.weight.shape[1] * 8 // module.bits)
+            module.set_quantized(torch.randn(shape, device=module.weight.device) * std)
+            if getattr(module, "bias", None) is not None:
+                nn.init.zeros_(module.bias)
         elif isinstance(module, nn.LayerNorm):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
@@ -257,9 +275,7 @@ class ChatGLMModel(ChatGLMPreTrainedModel):
         super().__init__(config)
         if not config.position_encoding_2d:
             raise NotImplementedError("only the 2D position encoding of ChatGLM-6B is implemented")
-        if config.quantization_bit:
-            raise NotImplementedError(f"quantization_bit={config.quantization_bit} checkpoints are not supported yet")
-        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.word_embeddings = chatglm_embedding(config)
         self.layers = nn.ModuleList([ChatGLMBlock(config, layer_idx) for layer_idx in range(config.num_layers)])
         self.final_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layernorm_epsilon)
         self.rotary_emb = ChatGLMRotaryEmbedding(config)
@@ -413,9 +429,27 @@ class ChatGLMForConditionalGeneration(ChatGLMChatMixin, ChatGLMPreTrainedModel, 
     def __init__(self, config: ChatGLMConfig):
         super().__init__(config)
         self.transformer = ChatGLMModel(config)
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.lm_head = chatglm_lm_head(config, self.transformer.word_embeddings)
+        self._tie_quantized_head()
         self.post_init()
+        log_quantized_path(config)
         self.freeze_base_for_prefix_tuning()
+
+    def _tie_quantized_head(self) -> None:
+        # -qe: the head shares the embedding's int8 table *and* its scales.
+        if quantized_embeddings(self.config):
+            self._tied_weights_keys = {
+                **type(self)._tied_weights_keys,
+                "lm_head.weight_scale": "transformer.word_embeddings.weight_scale",
+            }
+
+    def quantize(self, bits: int, *, quantize_embeddings: bool = False) -> "ChatGLMForConditionalGeneration":
+        """Quantises the model in place to `bits` (4 or 8) with the original, bit-exact arithmetic (see
+        `quantization_chatglm.py`); with `quantize_embeddings`, the embeddings and tied head too (`-int4-qe`)."""
+        quantize_chatglm(self, bits, quantize_embeddings=quantize_embeddings)
+        self._tie_quantized_head()
+        self.all_tied_weights_keys = self.get_expanded_tied_weights_keys(all_submodels=False)
+        return self
 
     def get_output_embeddings(self) -> nn.Linear:
         return self.lm_head
