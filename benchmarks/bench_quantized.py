@@ -22,25 +22,12 @@ from pathlib import Path
 
 import torch
 
+from bench_chatglm import build_model as build_chatglm  # the script's folder is on sys.path
+
 
 def build_model(args: argparse.Namespace):
-    from soulchat.models.chatglm import ChatGLMConfig, ChatGLMForConditionalGeneration
-
-    config = ChatGLMConfig(
-        vocab_size=args.vocab,
-        hidden_size=args.hidden,
-        num_layers=args.layers,
-        num_attention_heads=args.heads,
-        inner_hidden_size=4 * args.hidden,
-        bos_token_id=args.vocab - 4,
-        eos_token_id=args.vocab - 3,
-        mask_token_id=args.vocab - 6,
-        gmask_token_id=args.vocab - 5,
-        pad_token_id=3,
-        use_cache=True,
-    )
-    torch.manual_seed(0)
-    return ChatGLMForConditionalGeneration(config).eval()
+    """The mid-size random ChatGLM of `bench_chatglm.py` (same config and seed), in eval mode."""
+    return build_chatglm(args, "sdpa").eval()
 
 
 def weight_bytes(model: torch.nn.Module) -> dict[str, int]:

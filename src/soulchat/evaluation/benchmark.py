@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from transformers import set_seed
 
 from soulchat import __version__
-from soulchat.evaluation.config import EvaluationConfig
+from soulchat.evaluation.config import GENERATION_KEYS, EvaluationConfig
 from soulchat.evaluation.generation import ReplyGenerator
 from soulchat.evaluation.predictions import PredictionWriter, read_predictions
 from soulchat.evaluation.test_set import load_test_samples, select_samples
@@ -195,17 +195,11 @@ def score_run(config: EvaluationConfig, run: dict, selected: list[dict], stats: 
 
 def load_generator(config: EvaluationConfig) -> ReplyGenerator:
     """The model, tokenizer and decoding settings of `config`, loaded onto its device."""
-    settings = (
-        "greedy",
-        "top_p",
-        "temperature",
-        "max_new_tokens",
-        "max_prompt_tokens",
-        "system_prompt",
-        "postprocess",
-    )
     return ReplyGenerator.from_pretrained(
-        config.model, device=config.device, dtype=config.dtype, **{key: getattr(config, key) for key in settings}
+        config.model,
+        device=config.device,
+        dtype=config.dtype,
+        **{key: getattr(config, key) for key in GENERATION_KEYS},
     )
 
 

@@ -7,13 +7,8 @@ DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 # The settings that decide which samples are generated and how: a run may only resume a folder whose run.json holds
 # the same values. The batch size, device and progress bar are left out, since they do not change greedy outputs.
-RUN_KEYS = (
-    "model",
-    "data",
-    "split",
-    "format",
-    "num_samples",
-    "seed",
+# The settings that decide each generated reply (passed to `ReplyGenerator`) ...
+GENERATION_KEYS = (
     "greedy",
     "top_p",
     "temperature",
@@ -22,6 +17,8 @@ RUN_KEYS = (
     "system_prompt",
     "postprocess",
 )
+# ... and, with the model and the sampled test set, everything that decides the predictions of a run.
+RUN_KEYS = ("model", "data", "split", "format", "num_samples", "seed", *GENERATION_KEYS)
 
 
 @dataclass
@@ -129,4 +126,4 @@ class EvaluationConfig:
         return record
 
 
-__all__ = ["DTYPES", "RUN_KEYS", "EvaluationConfig"]
+__all__ = ["GENERATION_KEYS", "DTYPES", "RUN_KEYS", "EvaluationConfig"]
