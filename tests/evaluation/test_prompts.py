@@ -42,5 +42,9 @@ def test_chat_template_rendering_and_oldest_rounds_dropped(llama_checkpoint: Pat
     last_round = "<s><|user|>\n我最近总觉得自己很焦虑<|end|>\n<|assistant|>\n"
     budget = len(tokenizer(last_round, add_special_tokens=False)["input_ids"])
     assert tokenizer.decode(chat_template_ids(tokenizer, prompt, max_tokens=budget)) == last_round
+    # The trainer's rule: the latest turn's text is cut from its start, keeping its label and the cue.
     cut = chat_template_ids(tokenizer, prompt, max_tokens=budget - 3)
-    assert len(cut) == budget - 3 and tokenizer.decode(cut).endswith("<|end|>\n<|assistant|>\n")
+    text = tokenizer.decode(cut)
+    assert (
+        len(cut) <= budget - 3 and text.startswith("<s><|user|>\n") and text.endswith("焦虑<|end|>\n<|assistant|>\n")
+    )

@@ -9,8 +9,9 @@ from tokenizers import Tokenizer, decoders, models
 from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
 from soulchat.data.expansion import render_prompt
+from soulchat.data.prompts import split_rounds
 from soulchat.training.sft_config import SoulChatSFTConfig
-from soulchat.training.tokenization import IGNORE_INDEX, encode_chat_template, split_rounds
+from soulchat.training.tokenization import IGNORE_INDEX, encode_chat_template
 from soulchat.training.workflow import run_training
 
 # Qwen2.5's ChatML layout, reduced to what the test needs.

@@ -2,14 +2,8 @@
 
 import pytest
 
-from soulchat.data.expansion import render_prompt
-from soulchat.training.tokenization import (
-    IGNORE_INDEX,
-    encode_chatglm,
-    fit_prompt,
-    rounds_to_messages,
-    split_rounds,
-)
+from soulchat.data.prompts import fit_prompt, render_prompt, rounds_to_messages, split_rounds
+from soulchat.training.tokenization import IGNORE_INDEX, encode_chatglm
 
 CUE = "心理咨询师："
 

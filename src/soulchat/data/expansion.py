@@ -2,34 +2,8 @@
 
 from collections.abc import Iterator
 
+from soulchat.data.prompts import render_prompt
 from soulchat.data.schema import ASSISTANT_LABEL, USER_LABEL, Dialogue
-
-
-def render_prompt(history: list[tuple[str, str]], query: str) -> str:
-    """Render the SoulChat model input for the next counsellor reply.
-
-    Each earlier round is `用户：{user}\\n心理咨询师：{reply}`; rounds are joined with `\\n`, then
-    `用户：{query}\\n心理咨询师：` follows (for an empty history, only that).
-
-    Args:
-        history (`list[tuple[str, str]]`):
-            The earlier (user, counsellor) rounds, oldest first.
-        query (`str`):
-            The latest user message.
-
-    Returns:
-        `str`: the prompt, always ending with `心理咨询师：`.
-
-    Example:
-
-    ```python
-    >>> render_prompt([("你好", "你好，请说。")], "我睡不着")
-    '用户：你好\\n心理咨询师：你好，请说。\\n用户：我睡不着\\n心理咨询师：'
-    ```
-    """
-    parts = [f"{USER_LABEL}{user}\n{ASSISTANT_LABEL}{reply}\n" for user, reply in history]
-    parts.append(f"{USER_LABEL}{query}\n{ASSISTANT_LABEL}")
-    return "".join(parts)
 
 
 def expand_dialogue(dialogue: Dialogue) -> Iterator[dict]:

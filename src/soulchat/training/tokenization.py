@@ -22,117 +22,12 @@ The budget rule, identical in both layouts (S = `max_source_length`, T = `max_ta
 All functions are pure and work on batches (lists), so `datasets.map(batched=True)` can call them directly.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from soulchat.data.schema import ASSISTANT_LABEL, USER_LABEL
+from soulchat.data.prompts import fit_prompt, fit_template_prompt, split_rounds, template_ids
 
 IGNORE_INDEX = -100
-_ROUND_SEPARATOR = "\n" + USER_LABEL
-
-
-def split_rounds(prompt: str) -> list[str]:
-    """Splits a SoulChat prompt into its rounds, oldest first; joining them gives the prompt back.
-
-    Every round but the last is `用户：{user}\\n心理咨询师：{reply}\\n`; the last is `用户：{query}\\n心理咨询师：`. A round
-    boundary is a `\\n` followed by `用户：` (a message that itself contains `\\n用户：` is split there too, which only
-    makes the rounds finer).
-
-    Example:
-
-    ```python
-    >>> split_rounds("用户：你好\\n心理咨询师：你好。\\n用户：我睡不着\\n心理咨询师：")
-    ['用户：你好\\n心理咨询师：你好。\\n', '用户：我睡不着\\n心理咨询师：']
-    ```
-    """
-    pieces = prompt.split(_ROUND_SEPARATOR)
-    rounds = [pieces[0] + "\n"] + [USER_LABEL + piece + "\n" for piece in pieces[1:]]
-    rounds[-1] = rounds[-1][:-1]
-    return [r for r in rounds if r]
-
-
-def rounds_to_messages(rounds: Sequence[str]) -> list[dict[str, str]]:
-    """Turns prompt rounds into chat messages: `user`/`assistant` pairs, then the final `user` turn.
-
-    Example:
-
-    ```python
-    >>> rounds_to_messages(["用户：你好\\n心理咨询师：你好。\\n", "用户：我睡不着\\n心理咨询师："])
-    [{'role': 'user', 'content': '你好'}, {'role': 'assistant', 'content': '你好。'}, {'role': 'user', 'content': '我睡不着'}]
-    ```
-    """
-    messages = []
-    for text in rounds:
-        text = text.removeprefix(USER_LABEL).removesuffix("\n")
-        user, _, reply = text.partition("\n" + ASSISTANT_LABEL)
-        messages.append({"role": "user", "content": user})
-        if reply:
-            messages.append({"role": "assistant", "content": reply})
-    return messages
-
-
-def _cut_query(last_round: str, render: Callable[[str], list[int]], budget: int) -> tuple[str, list[int]]:
-    """Cuts the fewest characters from the start of the latest user turn so that `render(round)` fits `budget` ids.
-
-    Binary search over the cut position (token counts grow with the text kept), then a linear check for safety.
-    """
-    query = last_round.removeprefix(USER_LABEL).removesuffix("\n" + ASSISTANT_LABEL)
-
-    def text_for(cut: int) -> str:
-        return f"{USER_LABEL}{query[cut:]}\n{ASSISTANT_LABEL}"
-
-    def ids_for(cut: int) -> list[int]:
-        return render(text_for(cut))
-
-    low, high = 0, len(query)
-    while low < high:
-        middle = (low + high) // 2
-        if len(ids_for(middle)) <= budget:
-            high = middle
-        else:
-            low = middle + 1
-    ids = ids_for(low)
-    while len(ids) > budget and low < len(query):
-        low += 1
-        ids = ids_for(low)
-    if len(ids) > budget:
-        raise ValueError(f"a source budget of {budget} ids cannot hold even the empty turn and the cue")
-    return text_for(low), ids
-
-
-def fit_prompt(
-    rounds: Sequence[str], render: Callable[[str], list[int]], budget: int, *, round_costs: Sequence[int]
-) -> tuple[str, list[int]]:
-    """The longest suffix of `rounds` that fits `budget` (cutting the latest turn if it must), and its ids.
-
-    Args:
-        rounds (`Sequence[str]`):
-            The prompt's rounds, oldest first (see [`split_rounds`]).
-        render (`Callable[[str], list[int]]`):
-            Maps the text of a (shortened) prompt to its source ids.
-        budget (`int`):
-            The most source ids allowed.
-        round_costs (`Sequence[int]`):
-            An estimate of each round's ids, used to pick the first candidate; the result is exact regardless.
-
-    Returns:
-        `tuple[str, list[int]]`: the prompt text `"".join(rounds[k:])` for the smallest `k` that fits (token counts
-        grow with every round kept), or the cut latest turn, and `render` of it.
-    """
-    start, total = len(rounds) - 1, round_costs[-1]
-    while start > 0 and total + round_costs[start - 1] <= budget:
-        start -= 1
-        total += round_costs[start]
-    ids = render("".join(rounds[start:]))
-    while len(ids) > budget and start < len(rounds) - 1:  # the estimate was optimistic: drop one more round
-        start += 1
-        ids = render("".join(rounds[start:]))
-    while start > 0:  # the estimate was pessimistic: keep one more round while it fits
-        wider = render("".join(rounds[start - 1 :]))
-        if len(wider) > budget:
-            break
-        start, ids = start - 1, wider
-    return ("".join(rounds[start:]), ids) if len(ids) <= budget else _cut_query(rounds[-1], render, budget)
 
 
 def _encode_texts(tokenizer: Any, texts: list[str]) -> list[list[int]]:
@@ -204,11 +99,6 @@ def encode_chatglm(
     return out
 
 
-def _template_ids(tokenizer: Any, messages: list[dict[str, str]], *, generation_prompt: bool) -> list[int]:
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
-    return _encode_texts(tokenizer, [text])[0]
-
-
 def encode_chat_template(
     prompts: Sequence[str],
     responses: Sequence[str],
@@ -243,21 +133,10 @@ def encode_chat_template(
     """
     if getattr(tokenizer, "chat_template", None) is None:
         raise ValueError("the tokenizer has no chat_template; use the chatglm prompt format or set a template")
-    system = [{"role": "system", "content": system_prompt}] if system_prompt else []
     out: dict[str, list] = {"input_ids": [], "labels": [], "prompt_length": [], "length": []}
     for prompt, response in zip(prompts, responses, strict=True):
-        rounds = split_rounds(prompt)
-
-        def render(text: str) -> list[int]:
-            return _template_ids(tokenizer, system + rounds_to_messages(split_rounds(text)), generation_prompt=True)
-
-        messages = system + rounds_to_messages(rounds)
-        source = _template_ids(tokenizer, messages, generation_prompt=True)
-        if len(source) > max_source_length:
-            costs = [len(render(r)) for r in rounds]
-            text, source = fit_prompt(rounds, render, max_source_length, round_costs=costs)
-            messages = system + rounds_to_messages(split_rounds(text))
-        full = _template_ids(
+        messages, source = fit_template_prompt(tokenizer, prompt, max_source_length, system_prompt=system_prompt)
+        full = template_ids(
             tokenizer, messages + [{"role": "assistant", "content": response}], generation_prompt=False
         )
         if full[: len(source)] != source:
@@ -270,11 +149,4 @@ def encode_chat_template(
     return out
 
 
-__all__ = [
-    "IGNORE_INDEX",
-    "encode_chat_template",
-    "encode_chatglm",
-    "fit_prompt",
-    "rounds_to_messages",
-    "split_rounds",
-]
+__all__ = ["IGNORE_INDEX", "encode_chat_template", "encode_chatglm"]
