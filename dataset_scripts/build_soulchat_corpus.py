@@ -23,18 +23,10 @@ logger = logging.getLogger("build_soulchat_corpus")
 
 
 def push_folder(folder: Path, repo_id: str, *, private: bool = False) -> str:
-    """Upload a prepared folder as a dataset repository; returns the commit URL."""
-    from huggingface_hub import HfApi
+    """Upload a prepared folder as a dataset repository in one commit (without `dropped.jsonl`); returns its URL."""
+    from soulchat.hub.push import push_dataset
 
-    api = HfApi()
-    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-    commit = api.upload_folder(
-        folder_path=str(folder),
-        repo_id=repo_id,
-        repo_type="dataset",
-        commit_message="Add SoulChatCorpus prepared with soulchat",
-    )
-    return str(commit)
+    return push_dataset(folder, repo_id, private=private or None)
 
 
 def main(argv: list[str] | None = None) -> dict:
