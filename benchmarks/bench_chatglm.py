@@ -2,7 +2,10 @@
 
 1. Forward + backward time and peak memory of the `sdpa` and `eager` (the original's arithmetic) attention at several
    sequence lengths, on a mid-size random config (default: hidden 1024, 16 heads, 4 layers, vocab 130528).
-   Targets at the longest length: sdpa >= 1.3x faster and <= 0.7x the peak memory of eager.
+   Targets at the longest length: sdpa >= 1.3x faster and <= 0.7x the peak memory of eager. The step is the one
+   training runs: a padding `attention_mask` as the collator builds it, `labels` and `skip_logits=True` (the fused,
+   chunked head + cross entropy that never materialises the logits); `--loss full` (or `both`) measures the plain
+   loss on the full `[seq, vocab]` logits as well.
 2. Per-token decode latency of `generate()` with the KV cache over `--new-tokens` tokens at two prompt lengths
    (median one-token step; target: the long prompt within 1.5x of the short one).
 3. The tokenizer: one batched call on `--tokenizer-samples` texts against a loop of single `encode` calls (target:
@@ -61,10 +64,15 @@ def _peak_bytes(device: str) -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def _train_step_worker(args: argparse.Namespace, attn_implementation: str, seq_len: int, queue) -> None:
+def _train_step_worker(
+    args: argparse.Namespace, attn_implementation: str, seq_len: int, skip_logits: bool, queue
+) -> None:
     model = build_model(args, attn_implementation).train()
     ids = prompt_ids(args, seq_len)
-    labels = ids.clone()
+    # Every position is a target (the most the loss can cost); SFT ignores the prompt's, which skip_logits skips.
+    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids.clone()}
+    if skip_logits:
+        inputs["skip_logits"] = True
     if args.device.startswith("cuda"):
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -73,18 +81,20 @@ def _train_step_worker(args: argparse.Namespace, attn_implementation: str, seq_l
     for _ in range(args.repeats + 1):  # the first run warms up
         model.zero_grad(set_to_none=True)
         start = time.perf_counter()
-        model(ids, labels=labels).loss.backward()
+        model(**inputs).loss.backward()
         if args.device.startswith("cuda"):
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     queue.put({"seconds": statistics.median(times[1:]), "peak_mb": (_peak_bytes(args.device) - baseline) / 2**20})
 
 
-def measure_train_step(args: argparse.Namespace, attn_implementation: str, seq_len: int) -> dict:
+def measure_train_step(
+    args: argparse.Namespace, attn_implementation: str, seq_len: int, *, skip_logits: bool = True
+) -> dict:
     """Median forward+backward seconds and peak memory above the model's baseline, in a fresh subprocess."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=_train_step_worker, args=(args, attn_implementation, seq_len, queue))
+    process = context.Process(target=_train_step_worker, args=(args, attn_implementation, seq_len, skip_logits, queue))
     process.start()
     result = queue.get()
     process.join()
@@ -177,6 +187,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--vocab", type=int, default=130528)
     parser.add_argument("--seq-lens", type=int, nargs="*", default=[512, 1024, 2048], help="Empty: skip fwd+bwd.")
+    parser.add_argument(
+        "--loss",
+        choices=["chunked", "full", "both"],
+        default="chunked",
+        help="fwd+bwd loss: `skip_logits=True` as in training (chunked), the plain loss on full logits, or both.",
+    )
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        choices=["train", "decode", "tokenizer"],
+        default=["train", "decode", "tokenizer"],
+        help="Which measurements to run (default: all three).",
+    )
     parser.add_argument("--prompt-lens", type=int, nargs=2, default=[128, 1024])
     parser.add_argument("--new-tokens", type=int, default=128)
     parser.add_argument("--tokenizer-samples", type=int, default=10_000)
@@ -195,34 +218,45 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def run_train_steps(args: argparse.Namespace) -> list[dict]:
+    """Fwd+bwd of eager and sdpa at every `--seq-lens`, for each loss of `--loss`; prints one line per row."""
+    rows = []
+    for skip_logits in {"chunked": [True], "full": [False], "both": [False, True]}[args.loss]:
+        loss = "chunked" if skip_logits else "full"
+        for seq_len in args.seq_lens:
+            eager = measure_train_step(args, "eager", seq_len, skip_logits=skip_logits)
+            sdpa = measure_train_step(args, "sdpa", seq_len, skip_logits=skip_logits)
+            row = {"loss": loss, "seq_len": seq_len, "eager": eager, "sdpa": sdpa}
+            row["speedup"] = eager["seconds"] / sdpa["seconds"]
+            row["memory_ratio"] = sdpa["peak_mb"] / eager["peak_mb"]
+            rows.append(row)
+            print(
+                f"fwd+bwd {loss:7s} loss, seq {seq_len:5d}: eager {eager['seconds']:.3f}s {eager['peak_mb']:.0f}MB | "
+                f"sdpa {sdpa['seconds']:.3f}s {sdpa['peak_mb']:.0f}MB | speedup {row['speedup']:.2f}x, "
+                f"memory {row['memory_ratio']:.2f}x"
+            )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     results: dict = {"args": {k: str(v) for k, v in vars(args).items()}, "train": [], "decode": {}}
     print(f"device {args.device}, hidden {args.hidden}, heads {args.heads}, layers {args.layers}, vocab {args.vocab}")
-    for seq_len in args.seq_lens:
-        eager = measure_train_step(args, "eager", seq_len)
-        sdpa = measure_train_step(args, "sdpa", seq_len)
-        row = {"seq_len": seq_len, "eager": eager, "sdpa": sdpa}
-        row["speedup"] = eager["seconds"] / sdpa["seconds"]
-        row["memory_ratio"] = sdpa["peak_mb"] / eager["peak_mb"]
-        results["train"].append(row)
-        print(
-            f"fwd+bwd seq {seq_len:5d}: eager {eager['seconds']:.3f}s {eager['peak_mb']:.0f}MB | "
-            f"sdpa {sdpa['seconds']:.3f}s {sdpa['peak_mb']:.0f}MB | speedup {row['speedup']:.2f}x, "
-            f"memory {row['memory_ratio']:.2f}x"
-        )
-    results["decode"] = measure_decode(args, args.prompt_lens)
-    for prompt_length, seconds in results["decode"].items():
-        print(f"decode prompt {prompt_length:5d}: {1000 * seconds:.2f} ms/token")
-    short, long = (results["decode"][n] for n in args.prompt_lens)
-    print(f"decode ratio long/short: {long / short:.2f}x")
-    if args.vocab_file.is_file():
+    if "train" in args.parts:
+        results["train"] = run_train_steps(args)
+    if "decode" in args.parts:
+        results["decode"] = measure_decode(args, args.prompt_lens)
+        for prompt_length, seconds in results["decode"].items():
+            print(f"decode prompt {prompt_length:5d}: {1000 * seconds:.2f} ms/token")
+        short, long = (results["decode"][n] for n in args.prompt_lens)
+        print(f"decode ratio long/short: {long / short:.2f}x")
+    if "tokenizer" in args.parts and args.vocab_file.is_file():
         tok = results["tokenizer"] = measure_tokenizer(args)
         print(
             f"tokenizer {args.tokenizer_samples} texts: loop {tok['loop_s']:.2f}s, batch {tok['batch_s']:.2f}s, "
             f"{tok['loop_s'] / tok['batch_s']:.1f}x, identical ids: {tok['identical']}"
         )
-    else:
+    elif "tokenizer" in args.parts:
         print(f"tokenizer skipped: {args.vocab_file} not found")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))

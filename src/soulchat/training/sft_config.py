@@ -123,6 +123,14 @@ class SoulChatSFTConfig(Seq2SeqTrainingArguments):
     generation_max_new_tokens: int | None = field(
         default=None, metadata={"help": "New tokens per evaluation sample (default: max_target_length)."}
     )
+    skip_logits: bool = field(
+        default=True,
+        metadata={
+            "help": "Training steps ask the model for the loss only (`skip_logits=True`): ChatGLM then computes the head "
+            "and cross entropy in chunks without materialising the [batch, seq, vocab] logits. Ignored by models "
+            "whose forward has no `skip_logits`."
+        },
+    )
     # Hugging Face defaults changed for SoulChat fine-tuning.
     remove_unused_columns: bool = field(default=False, metadata={"help": "Drop dataset columns the model ignores."})
     train_sampling_strategy: str = field(

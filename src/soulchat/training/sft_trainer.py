@@ -2,6 +2,7 @@
 
 import contextlib
 import dataclasses
+import inspect
 import json
 import logging
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import torch
 from torch import nn
 from transformers import Seq2SeqTrainer, Trainer
 from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
+from transformers.trainer_utils import unwrap_peft_model
 
 from soulchat.metrics.trainer import make_compute_metrics
 from soulchat.training.collator import DataCollatorForSoulChat
@@ -26,7 +28,8 @@ _GENERATION_PREFIX = "generation_"
 class SoulChatTrainer(Seq2SeqTrainer):
     """[`~transformers.Seq2SeqTrainer`] for causal LMs fed by [`DataCollatorForSoulChat`].
 
-    Training is the parent's, unchanged (DeepSpeed, DDP, resuming, ...). With `predict_with_generate`, evaluation
+    Training is the parent's (DeepSpeed, DDP, resuming, ...), except that training steps ask models that support it for
+    the loss only (`args.skip_logits`; ChatGLM then never materialises the `[batch, seq, vocab]` logits). With `predict_with_generate`, evaluation
     computes the loss on the training layout of each batch, generates from the left-padded prompts
     (`generation_*` keys of the batch), strips the prompt from the outputs and scores them against `reference_ids`
     with `compute_metrics` (by default the project's BLEU/ROUGE, [`make_compute_metrics`]). The first
@@ -51,6 +54,24 @@ class SoulChatTrainer(Seq2SeqTrainer):
             compute_metrics = make_compute_metrics(tokenizer)
         super().__init__(model=model, args=args, compute_metrics=compute_metrics, **kwargs)
         self._samples: list[dict[str, str]] = []
+
+    def compute_loss(self, model: nn.Module, inputs: dict[str, Any], return_outputs: bool = False, **kwargs: Any):
+        """The parent's loss; training steps of a model whose forward takes `skip_logits` ask for the loss only."""
+        if (
+            getattr(self.args, "skip_logits", True)
+            and model.training
+            and not return_outputs
+            and self.label_smoother is None
+            and self.compute_loss_func is None
+            and "labels" in inputs
+            and self._model_accepts_skip_logits()
+        ):
+            inputs = {**inputs, "skip_logits": True}
+        return super().compute_loss(model, inputs, return_outputs=return_outputs, **kwargs)
+
+    def _model_accepts_skip_logits(self) -> bool:
+        model = unwrap_peft_model(self.accelerator.unwrap_model(self.model))
+        return "skip_logits" in inspect.signature(model.forward).parameters
 
     def _get_train_sampler(self, train_dataset: Any = None):
         """`group_by_length` with the tokenised `length` column: [`SoulChatLengthGroupedSampler`] (larger mega-batches,

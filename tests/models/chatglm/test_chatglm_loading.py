@@ -132,7 +132,11 @@ def test_save_pretrained_safetensors_roundtrip(tmp_path, original_folder):
     assert config["auto_map"]["AutoModel"] == "modeling_chatglm.ChatGLMForConditionalGeneration"
     assert config["auto_map"]["AutoConfig"] == "configuration_chatglm.ChatGLMConfig"
 
-    reloaded = AutoModel.from_pretrained(tmp_path).eval()
+    # The tied head is not stored; loading ties it and reports nothing missing (no "lm_head.weight MISSING").
+    reloaded, info = AutoModel.from_pretrained(tmp_path, output_loading_info=True)
+    reloaded = reloaded.eval()
+    assert not info["missing_keys"] and not info["unexpected_keys"]
+    assert reloaded.lm_head.weight is reloaded.transformer.word_embeddings.weight
     assert reloaded.lm_head.weight is reloaded.transformer.word_embeddings.weight
     retokenizer = AutoTokenizer.from_pretrained(tmp_path)
     assert retokenizer(PROMPTS)["input_ids"] == tokenizer(PROMPTS)["input_ids"]

@@ -6,9 +6,9 @@ the bidirectional-context attention mask. Attention goes through the transformer
 (the original's arithmetic) and `sdpa` both work and agree.
 
 This file depends only on torch, transformers and its siblings (`configuration_chatglm.py`, `masking_chatglm.py`,
-`chat_chatglm.py`, `quantization_chatglm.py`), which `save_pretrained` copies next to the weights, so a saved folder
-loads as remote code. With `config.quantization_bit` (4 or 8) the block linears are the int8 / int4 layers of
-`quantization_chatglm.py`, under the original `-int4` / `-int8` / `-int4-qe` key names.
+`chat_chatglm.py`, `quantization_chatglm.py`, `loss_chatglm.py`), which `save_pretrained` copies next to the weights,
+so a saved folder loads as remote code. With `config.quantization_bit` (4 or 8) the block linears are the int8 / int4
+layers of `quantization_chatglm.py`, under the original `-int4` / `-int8` / `-int4-qe` key names.
 """
 
 import math
@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache, DynamicCache
+from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
@@ -26,6 +27,7 @@ from transformers.utils import logging
 
 from .chat_chatglm import ChatGLMChatMixin
 from .configuration_chatglm import ChatGLMConfig
+from .loss_chatglm import chunked_lm_head_cross_entropy, lm_cross_entropy
 from .masking_chatglm import (
     advance_position_ids,
     get_attention_visibility,
@@ -460,8 +462,9 @@ class ChatGLMForConditionalGeneration(ChatGLMChatMixin, ChatGLMPreTrainedModel, 
     def tie_weights(self, missing_keys: set[str] | None = None, recompute_mapping: bool = True) -> None:
         # The original loader always ties the head to the embeddings, ignoring the stored `lm_head.weight`; transformers
         # would keep both when they differ. Treating the head as missing makes the embeddings win, as in the original.
+        # In place: the parent discards each key it ties from the caller's set, so the load report stays clean.
         if missing_keys is not None and self.config.tie_word_embeddings:
-            missing_keys = set(missing_keys) | set(self.all_tied_weights_keys)
+            missing_keys.update(self.all_tied_weights_keys)
         super().tie_weights(missing_keys=missing_keys, recompute_mapping=recompute_mapping)
 
     def forward(
@@ -476,16 +479,28 @@ class ChatGLMForConditionalGeneration(ChatGLMChatMixin, ChatGLMPreTrainedModel, 
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         logits_to_keep: int = 0,
+        skip_logits: bool | None = None,
+        num_items_in_batch: int | torch.Tensor | None = None,
         **kwargs,
     ) -> CausalLMOutputWithPast | tuple:
         r"""
         Args are those of [`ChatGLMModel.forward`], plus:
             labels (`torch.LongTensor` of shape `(batch_size, seq_len)`, *optional*):
                 Targets aligned with `input_ids` (shifted inside); -100 is ignored. The loss is the mean cross
-                entropy, computed in fp32.
+                entropy over the kept targets, computed in fp32.
             logits_to_keep (`int`, *optional*, defaults to 0):
                 Compute the logits of the last `logits_to_keep` positions only (0 = all).
+            skip_logits (`bool`, *optional*, defaults to `False`):
+                Only compute the loss (`labels` required) and return no logits, with the memory-saving fused head and
+                cross entropy of `loss_chatglm.py`: the `[batch, seq, vocab]` logits are never materialised, only
+                chunks of them, and ignored targets cost nothing. Same loss and gradients; meant for training (the
+                name is the one the transformers `Trainer` passes). The backward pass can run once.
+            num_items_in_batch (`int` or `torch.Tensor`, *optional*):
+                Divide the summed loss by this number of kept targets (the transformers `Trainer` passes the count of
+                the whole gradient-accumulation step) instead of taking the mean over this batch.
         """
+        if skip_logits and labels is None:
+            raise ValueError("`skip_logits=True` computes only the loss: pass `labels`")
         outputs = self.transformer(
             input_ids=input_ids,
             position_ids=position_ids,
@@ -498,18 +513,33 @@ class ChatGLMForConditionalGeneration(ChatGLMChatMixin, ChatGLMPreTrainedModel, 
             **kwargs,
         )
         hidden_states = outputs.last_hidden_state
-        if logits_to_keep:
-            hidden_states = hidden_states[:, -logits_to_keep:]
-        logits = self.lm_head(hidden_states)
-        loss = None
-        if labels is not None:
-            # Shifting the labels (not the logits) avoids copying the `[batch, seq, vocab]` logits; -100 is ignored.
-            shift_labels = F.pad(labels[:, 1:].to(logits.device), (0, 1), value=-100)
-            loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), shift_labels.reshape(-1))
+        if skip_logits:
+            logits = None
+            loss = self._chunked_loss(hidden_states, labels, num_items_in_batch)
+        else:
+            if logits_to_keep:
+                hidden_states = hidden_states[:, -logits_to_keep:]
+            logits = self.lm_head(hidden_states)
+            loss = None if labels is None else lm_cross_entropy(logits, labels, num_items_in_batch=num_items_in_batch)
         output = CausalLMOutputWithPast(
             loss=loss, logits=logits, cache=outputs.cache, hidden_states=outputs.hidden_states
         )
         return output if return_dict is not False else output.to_tuple()
+
+    def _chunked_loss(
+        self, hidden_states: torch.Tensor, labels: torch.LongTensor, num_items_in_batch: int | torch.Tensor | None
+    ) -> torch.Tensor:
+        """The loss of `skip_logits`: fused and chunked for a plain bias-free head, the original loss otherwise."""
+        head = self.lm_head
+        plain = type(head) is nn.Linear and head.bias is None and head.weight.device.type != "meta"
+        if plain and not is_deepspeed_zero3_enabled():
+            # The head's weight is read directly, so inputs go to its device (as a device-map hook would move them).
+            return chunked_lm_head_cross_entropy(
+                hidden_states.to(head.weight.device), head.weight, labels, num_items_in_batch=num_items_in_batch
+            )
+        # A quantised (-qe) or wrapped head, or a ZeRO-3-partitioned or offloaded weight: same loss, no memory saving.
+        logger.warning_once("skip_logits: the head is not a plain linear layer; the full logits are computed")
+        return lm_cross_entropy(head(hidden_states), labels, num_items_in_batch=num_items_in_batch)
 
     # --- generation ---------------------------------------------------------------------------------------------
 
