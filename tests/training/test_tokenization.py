@@ -3,7 +3,8 @@
 import pytest
 
 from soulchat.data.prompts import fit_prompt, render_prompt, rounds_to_messages, split_rounds
-from soulchat.training.tokenization import IGNORE_INDEX, encode_chatglm
+from soulchat.training.tokenization import IGNORE_INDEX, encode_chatglm, encode_chatglm_table
+from soulchat.training.workflow import TOKENIZED_FEATURES
 
 CUE = "心理咨询师："
 
@@ -117,6 +118,41 @@ def test_batched_equals_one_by_one(glm_tokenizer, sample_rows):
     for i, row in enumerate(rows):
         single = encode_chatglm([row["prompt"]], [row["response"]], glm_tokenizer, **kwargs)
         assert {k: v[0] for k, v in single.items()} == {k: v[i] for k, v in batch.items()}
+
+
+class _OneByOne:
+    """The tokenizer behind the one-by-one path: `encode(text, add_special_tokens=False)` per text, no batch API."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.gmask_token_id, self.bos_token_id = tokenizer.gmask_token_id, tokenizer.bos_token_id
+        self.eos_token_id = tokenizer.eos_token_id
+
+    def __call__(self, texts: list[str], add_special_tokens: bool) -> dict[str, list[list[int]]]:
+        return {"input_ids": [self.tokenizer.encode(t, add_special_tokens=add_special_tokens) for t in texts]}
+
+
+@pytest.mark.parametrize(("source", "target"), [(48, 16), (160, 24), (1536, 512)])
+def test_vectorised_batch_equals_one_by_one_encode(glm_tokenizer, sample_rows, source: int, target: int):
+    history, query = _long_dialogue(6, 4)
+    prompts = [r["prompt"] for r in sample_rows[:60]] + [render_prompt(history, query), CUE]
+    responses = [r["response"] for r in sample_rows[:60]] + ["好的。", ""]
+    kwargs = dict(max_source_length=source, max_target_length=target)
+    batch = encode_chatglm(prompts, responses, glm_tokenizer, **kwargs)
+    assert batch == encode_chatglm(prompts, responses, _OneByOne(glm_tokenizer), **kwargs)
+    table = encode_chatglm_table(prompts, responses, glm_tokenizer, **kwargs)
+    assert table.to_pydict() == batch
+    assert table.schema.equals(TOKENIZED_FEATURES.arrow_schema)  # what `datasets.map` writes, as is
+    assert encode_chatglm([], [], glm_tokenizer) == {"input_ids": [], "labels": [], "prompt_length": [], "length": []}
+
+
+def test_prompt_long_in_characters_but_within_budget_is_kept_whole(glm_tokenizer):
+    # Runs of spaces are one id per 80 characters: far more characters than ids, yet within the budget.
+    history = [("我" + " " * 400 + "睡不着", "嗯" + " " * 400 + "说说看")] * 3
+    prompt, budget = render_prompt(history, "还是睡不着"), 120
+    assert len(prompt) > 3 * budget and len(_ids(glm_tokenizer, prompt)) <= budget - 1
+    batch = encode_chatglm([prompt], ["好的。"], glm_tokenizer, max_source_length=budget, max_target_length=8)
+    assert batch["input_ids"][0][: batch["prompt_length"][0] - 2] == _ids(glm_tokenizer, prompt)
 
 
 def test_fit_prompt_needs_room_for_the_cue():

@@ -10,7 +10,7 @@ from soulchat.training.model_loading import add_lora, load_model, load_tokenizer
 from soulchat.training.sampler import SoulChatLengthGroupedSampler
 from soulchat.training.sft_config import SoulChatSFTConfig, load_sft_config
 from soulchat.training.sft_trainer import SoulChatTrainer
-from soulchat.training.tokenization import encode_chat_template, encode_chatglm
+from soulchat.training.tokenization import encode_chat_template, encode_chatglm, encode_chatglm_table
 from soulchat.training.tokenizer_training import train_chatglm_tokenizer
 from soulchat.training.workflow import TrainingResult, run_training
 
@@ -25,6 +25,7 @@ __all__ = [
     "deepspeed_config_path",
     "encode_chat_template",
     "encode_chatglm",
+    "encode_chatglm_table",
     "load_model",
     "load_sft_config",
     "load_tokenizer",

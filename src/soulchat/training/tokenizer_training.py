@@ -44,8 +44,11 @@ def train_chatglm_tokenizer(
         characters: set[str] = set()
         with corpus.open("w", encoding="utf-8") as handle:
             for text in texts:
-                characters.update(text)
-                handle.write(text.replace("\n", "<n>") + "\n")
+                line = text.replace("\n", "<n>")
+                characters.update(line)
+                handle.write(line + "\n")
+        # SentencePiece also requires its whitespace symbol U+2581 as a character piece.
+        characters.add("\u2581")
         # 4 leading pieces, the control and user-defined ones, 256 byte pieces, then at least one per character.
         minimum = 4 + len(_CONTROL_SYMBOLS) + len(_USER_SYMBOLS) + 256 + len(characters)
         vocab_size = max(vocab_size, minimum)

@@ -14,7 +14,7 @@ from soulchat.training.collator import DataCollatorForSoulChat
 from soulchat.training.deepspeed import ensure_single_process_env
 from soulchat.training.model_loading import load_model, load_tokenizer, merge_and_save
 from soulchat.training.sft_trainer import SoulChatTrainer
-from soulchat.training.tokenization import encode_chat_template, encode_chatglm
+from soulchat.training.tokenization import encode_chat_template, encode_chatglm_table
 
 logger = logging.getLogger(__name__)
 
@@ -81,11 +81,11 @@ def tokenize_split(
         "max_target_length": config.max_target_length,
     }
     if prompt_format == "chatglm":
-        encode = encode_chatglm
+        encode = encode_chatglm_table
     else:
         encode, kwargs["system_prompt"] = encode_chat_template, config.system_prompt
 
-    def encode_batch(batch: dict[str, list]) -> dict[str, list]:
+    def encode_batch(batch: dict[str, list]) -> Any:
         return encode(batch["prompt"], batch["response"], **kwargs)
 
     return dataset.map(

@@ -151,3 +151,37 @@ def test_special_tokens_strip_whitespace_and_gmask_is_text(tiny_tokenizer, tmp_p
     assert "[gMASK]" not in tiny_tokenizer.tokenize("a [gMASK] b")
     tiny_tokenizer.save_pretrained(tmp_path)
     assert "[gMASK]" not in ChatGLMTokenizer.from_pretrained(tmp_path).tokenize("a [gMASK] b")
+
+
+def _spec_preprocess(text: str) -> str:
+    """The preprocessing exactly as the spec words it: `\\n`, `\\t`, then runs of n = 80 down to 2 spaces."""
+    text = text.replace("\n", "<n>").replace("\t", "<|tab|>")
+    for n in range(80, 1, -1):
+        text = text.replace(" " * n, f"<|blank_{n}|>")
+    return text
+
+
+def test_preprocess_text_equals_the_spec_loop_for_every_run_length(tiny_tokenizer):
+    for n in range(0, 245):
+        text = f"a{' ' * n}b\t{' ' * (n // 3)}\n  c" + " " * (n % 7)
+        assert tiny_tokenizer.preprocess_text(text) == _spec_preprocess(text), n
+    assert tiny_tokenizer.preprocess_text(" " * 85) == "<|blank_80|><|blank_5|>"
+    assert tiny_tokenizer.preprocess_text(" " * 161) == "<|blank_80|><|blank_80|> "
+
+
+@pytest.mark.parametrize("num_image_tokens", [0, 20000])
+def test_encode_as_arrays_equals_encode_one_by_one(tiny_sp_model, num_image_tokens):
+    tokenizer = ChatGLMTokenizer(vocab_file=str(tiny_sp_model), num_image_tokens=num_image_tokens)
+    expected = [tokenizer.encode(text, add_special_tokens=False) for text in TEXTS]
+    for texts, ids in ((TEXTS, expected), (TEXTS[:2], expected[:2]), ([], [])):  # with and without added tokens
+        arrays = tokenizer.encode_as_arrays(texts)
+        assert all(array.dtype == np.int32 and array.ndim == 1 for array in arrays)
+        assert [array.tolist() for array in arrays] == ids
+    assert min(min(ids, default=num_image_tokens) for ids in expected) >= num_image_tokens
+    assert tokenizer(TEXTS, add_special_tokens=False)["input_ids"] == expected
+
+
+def test_encode_as_arrays_on_the_reference_cases(ice_tokenizer, tokenizer_cases):
+    cases = tokenizer_cases["cases"]
+    arrays = ice_tokenizer.encode_as_arrays([case["text"] for case in cases])
+    assert [array.tolist() for array in arrays] == [case["encode_no_special"] for case in cases]

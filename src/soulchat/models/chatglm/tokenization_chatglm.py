@@ -10,7 +10,6 @@ loaded as remote code.
 
 import os
 import re
-from collections.abc import Iterator
 from shutil import copyfile
 from typing import Any
 
@@ -25,6 +24,14 @@ logger = logging.get_logger(__name__)
 VOCAB_FILES_NAMES = {"vocab_file": "ice_text.model"}
 _MAX_BLANK = 80
 _BLANK_PIECE = re.compile(r"<\|blank_(\d+)\|>")
+_SPACE_RUN = re.compile(" {2,}")
+
+
+def _blank_pieces(run: re.Match) -> str:
+    """A run of n >= 2 spaces as the original's replacement loop (n = 80 down to 2) leaves it: `<|blank_80|>` for
+    every whole 80 spaces, then `<|blank_r|>` for a rest r >= 2 or the single space for r = 1."""
+    whole, rest = divmod(len(run.group()), _MAX_BLANK)
+    return f"<|blank_{_MAX_BLANK}|>" * whole + (f"<|blank_{rest}|>" if rest > 1 else " " * rest)
 
 
 class ChatGLMTokenizer(PreTrainedTokenizer):
@@ -84,7 +91,7 @@ class ChatGLMTokenizer(PreTrainedTokenizer):
         self.do_lower_case = do_lower_case
         self.remove_space = remove_space
         self.num_image_tokens = num_image_tokens
-        self._split_cache: tuple[tuple[str, ...], re.Pattern | None] = ((), None)
+        self._split_cache: tuple[tuple[str, ...], re.Pattern | None, str] = ((), None, "")
         # `from_pretrained` hands the non-standard `*_token` entries of tokenizer_config.json over as
         # `model_specific_special_tokens`; `[gMASK]` and `</s>` must stay ordinary text, so take them back.
         specific = dict(kwargs.pop("model_specific_special_tokens", None) or {})
@@ -154,10 +161,7 @@ class ChatGLMTokenizer(PreTrainedTokenizer):
         if self.do_lower_case:
             text = text.lower()
         text = text.replace("\n", "<n>").replace("\t", "<|tab|>")
-        if "  " in text:
-            for n in range(_MAX_BLANK, 1, -1):
-                text = text.replace(" " * n, f"<|blank_{n}|>")
-        return text
+        return _SPACE_RUN.sub(_blank_pieces, text) if "  " in text else text
 
     def _tokenize(self, text: str, **kwargs) -> list[str]:
         return self.sp_model.encode(self.preprocess_text(text), out_type=str)
@@ -204,13 +208,18 @@ class ChatGLMTokenizer(PreTrainedTokenizer):
         is_batch = isinstance(text, (list, tuple)) and len(text) > 0 and all(isinstance(t, str) for t in text)
         return is_batch and text_pair is None and simple and not extra
 
-    def _split_on_added_tokens(self, text: str) -> list[str]:
-        """Splits `text` on the added/special tokens like the generic `tokenize` does (stripping where they ask)."""
+    def _added_tokens_split(self) -> tuple[re.Pattern | None, str]:
+        """The pattern splitting text on the added tokens, and the first characters of those tokens (a cheap pre-check)."""
         keys = tuple(self._added_tokens_encoder)
         if self._split_cache[0] != keys:
             alternatives = "|".join(re.escape(k) for k in sorted(keys, key=len, reverse=True))
-            self._split_cache = (keys, re.compile(f"({alternatives})") if keys else None)
-        pattern = self._split_cache[1]
+            pattern = re.compile(f"({alternatives})") if keys else None
+            self._split_cache = (keys, pattern, "".join(sorted({k[0] for k in keys if k})))
+        return self._split_cache[1], self._split_cache[2]
+
+    def _split_on_added_tokens(self, text: str) -> list[str]:
+        """Splits `text` on the added/special tokens like the generic `tokenize` does (stripping where they ask)."""
+        pattern = self._added_tokens_split()[0]
         pieces = pattern.split(text) if pattern is not None else [text]
         for i in range(1, len(pieces), 2):
             token = self._added_tokens_decoder[self._added_tokens_encoder[pieces[i]]]
@@ -219,6 +228,72 @@ class ChatGLMTokenizer(PreTrainedTokenizer):
             if token.lstrip:
                 pieces[i - 1] = pieces[i - 1].rstrip()
         return pieces
+
+    def _encode_segments(self, segments: list[str], *, arrays: bool) -> list:
+        """Ids (offset by `num_image_tokens`) of text segments free of added tokens, in one SentencePiece call.
+
+        As `int32` arrays if `arrays` (sentencepiece >= 0.2.1 hands back buffers, no Python int a token), else as
+        lists (SentencePiece builds those faster than arrays convert to them).
+        """
+        texts = [self.preprocess_text(segment) for segment in segments]
+        if not texts:
+            return []
+        if not arrays:
+            if self.num_image_tokens:
+                return [ids.tolist() for ids in self._encode_segments(segments, arrays=True)]
+            return self.sp_model.encode(texts)
+        try:
+            encoded = self.sp_model.encode(texts, return_type="numpy")
+        except TypeError:  # sentencepiece < 0.2.1
+            encoded = [np.array(ids, dtype=np.int32) for ids in self.sp_model.encode(texts)]
+        return [ids + self.num_image_tokens for ids in encoded] if self.num_image_tokens else encoded
+
+    def _encode_texts(self, texts: list[str], *, arrays: bool) -> list:
+        """Ids of each text without special tokens (see [`encode_as_arrays`]), as arrays or as lists."""
+        pattern, first_chars = self._added_tokens_split()
+        # Texts rarely hold an added token: one scan of the whole batch for their first characters usually settles it.
+        joined = "".join(texts)
+        if pattern is None or not any(c in joined for c in first_chars):
+            return self._encode_segments(texts, arrays=arrays)
+        split = {i: self._split_on_added_tokens(text) for i, text in enumerate(texts) if pattern.search(text)}
+        segments = [s for i, text in enumerate(texts) for s in (split[i][0::2] if i in split else [text]) if s]
+        encoded = iter(self._encode_segments(segments, arrays=arrays))
+        out = []
+        for i, text in enumerate(texts):
+            if i not in split:
+                out.append(next(encoded) if text else (np.zeros(0, dtype=np.int32) if arrays else []))
+                continue
+            # Text pieces (even places) and added tokens (odd places) alternate; empty text pieces have no ids.
+            parts = [
+                next(encoded) if j % 2 == 0 else [self._added_tokens_encoder[p]] for j, p in enumerate(split[i]) if p
+            ]
+            if arrays:
+                out.append(np.concatenate(parts).astype(np.int32, copy=False) if parts else np.zeros(0, np.int32))
+            else:
+                out.append([t for part in parts for t in part])
+        return out
+
+    def encode_as_arrays(self, texts: list[str]) -> list[np.ndarray]:
+        """Ids of each text without special tokens, as `int32` arrays, from one batched SentencePiece call.
+
+        Identical to `encode(text, add_special_tokens=False)` text by text, added tokens (`<sop>`, `[MASK]`, ...)
+        included, without creating a Python int per token: the input of vectorised training-data pipelines.
+
+        Args:
+            texts (`list[str]`):
+                The texts.
+
+        Returns:
+            `list[np.ndarray]`: one 1D `int32` array of ids a text.
+
+        Example:
+
+        ```python
+        >>> [ids.tolist() for ids in tokenizer.encode_as_arrays(["你好", "<sop>"])]
+        [[5, 74874], [130004]]
+        ```
+        """
+        return self._encode_texts(texts, arrays=True)
 
     def _encode_batch_fast(
         self,
@@ -234,13 +309,15 @@ class ChatGLMTokenizer(PreTrainedTokenizer):
         return_length: bool = False,
         **kwargs,
     ) -> BatchEncoding:
-        # One SentencePiece call for every text segment of the batch, then the ids are reassembled per text.
-        split = [self._split_on_added_tokens(text) for text in texts]
-        segments = [self.preprocess_text(s) for pieces in split for s in pieces[0::2] if s]
-        encoded = iter(self.sp_model.encode(segments) if segments else [])
+        # One SentencePiece call for the whole batch, then special tokens and truncation.
+        batch_ids = self._encode_texts(texts, arrays=False)
         suffix = self.build_inputs_with_special_tokens([]) if add_special_tokens else []
-        truncate = truncation_strategy != TruncationStrategy.DO_NOT_TRUNCATE and max_length is not None
-        batch_ids = [self._assemble_ids(pieces, encoded, suffix, max_length if truncate else None) for pieces in split]
+        if truncation_strategy != TruncationStrategy.DO_NOT_TRUNCATE and max_length is not None:
+            keep = max(max_length - len(suffix), 0)
+            right = self.truncation_side == "right"
+            batch_ids = [ids[:keep] if right else ids[max(len(ids) - keep, 0) :] for ids in batch_ids]
+        if suffix:
+            batch_ids = [ids + suffix for ids in batch_ids]
         outputs: dict[str, list] = {"input_ids": batch_ids}
         if return_length:
             outputs["length"] = [len(ids) for ids in batch_ids]
@@ -254,23 +331,6 @@ class ChatGLMTokenizer(PreTrainedTokenizer):
                 return_attention_mask=return_attention_mask,
             )
         return BatchEncoding(dict(outputs), tensor_type=return_tensors)
-
-    def _assemble_ids(
-        self, pieces: list[str], encoded: Iterator[list[int]], suffix: list[int], max_length: int | None
-    ) -> list[int]:
-        """Ids of one text from its split (text, added token, text, ...) and the SentencePiece ids of its segments."""
-        offset, added = self.num_image_tokens, self._added_tokens_encoder
-        ids: list[int] = []
-        for i, piece in enumerate(pieces):
-            if i % 2:
-                ids.append(added[piece])
-            elif piece:
-                segment = next(encoded)
-                ids.extend([t + offset for t in segment] if offset else segment)
-        if max_length is not None:
-            keep = max(max_length - len(suffix), 0)
-            ids = ids[:keep] if self.truncation_side == "right" else ids[max(len(ids) - keep, 0) :]
-        return ids + suffix
 
     # --- padding ------------------------------------------------------------------------------------------------
 
