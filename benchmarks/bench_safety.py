@@ -1,37 +1,44 @@
 """Benchmark the crisis screen of the safety layer on the project's labelled evaluation sets.
 
-For the dev set (the rules were tuned on it and the n-gram scorer trained on it) and the held-out test set, prints
-recall and precision overall and per category, the confusion counts (gold category x predicted category) and the
-misses and false alarms of the default screen (the rules); one line each for the opt-in screen (rules, then the
-experimental n-gram scorer when no rule fires) and the scorer alone. Then an independent false-alarm check on the
-user turns and replies of the bundled sample corpus (ordinary counselling dialogues written by someone else, no
-crisis among them), and the throughput of `SafetyGuard.screen_message` in messages per second on one CPU core.
-Target: recall >= 0.95 at precision >= 0.9.
+For the dev set (the rules were tuned on it and the n-gram scorer trained on it), the two held-out sets (test,
+written in round 6, and holdout, written in round 7 before the round-7 rules) and any `--extra` labelled JSONL file
+in the same format, prints recall and precision overall and per category, the confusion counts (gold category x
+predicted category) and the misses and false alarms of the default screen (`SafetyConfig()`: the rules, then the
+n-gram scorer when no rule fires); one line each for the rules alone and the scorer alone. A summary table gives
+every set with all three. Then a false-alarm check on the bundled sample corpus (ordinary counselling dialogues
+written by someone else, no crisis among them): the user turns of its odd-numbered dialogues, never trained on,
+and of its even-numbered ones, which the scorer was trained on; and the throughput of
+`SafetyGuard.screen_message` in messages per second on one CPU core. Target: recall >= 0.95 at precision >= 0.9.
 
-    python benchmarks/bench_safety.py [--repeat 20] [--no-errors]
+    python benchmarks/bench_safety.py [--repeat 20] [--no-errors] [--extra PATH.jsonl ...]
 """
 
 import argparse
-import json
 import logging
 import statistics
 import sys
 import time
+from pathlib import Path
 
-from soulchat.data.bundled import sample_corpus_path
-from soulchat.inference.safety import SafetyConfig, SafetyGuard, default_scorer, evaluate_screen, load_crisis_eval
-from soulchat.inference.safety.evaluation import NONE, CrisisEvaluation, CrisisExample
+from soulchat.inference.safety import SafetyConfig, SafetyGuard, evaluate_screen, load_crisis_eval
+from soulchat.inference.safety.evaluation import NONE, SPLITS, CrisisEvaluation, CrisisExample
 from soulchat.inference.safety.rules import MESSAGE_CATEGORIES
+from soulchat.inference.safety.scorer import NgramScorer
+from soulchat.inference.safety.scorer_data import corpus_user_turns
 
 TARGET_RECALL, TARGET_PRECISION = 0.95, 0.9
 LABELS = (*MESSAGE_CATEGORIES, NONE)
 
 
-def print_report(name: str, evaluation: CrisisEvaluation, *, show_errors: bool) -> bool:
-    """Print the metrics of one split; whether it meets the target."""
+def meets_target(recall: float, precision: float) -> bool:
+    return recall >= TARGET_RECALL and precision >= TARGET_PRECISION
+
+
+def print_report(name: str, evaluation: CrisisEvaluation, *, show_errors: bool) -> None:
+    """Print the metrics of one set for the default screen."""
     n = sum(evaluation.confusion.values())
-    ok = evaluation.recall >= TARGET_RECALL and evaluation.precision >= TARGET_PRECISION
-    print(f"\n== {name}: {n} messages ==")
+    ok = meets_target(evaluation.recall, evaluation.precision)
+    print(f"\n== {name}: {n} messages, default screen ==")
     print(
         f"overall     recall {evaluation.recall:.3f}  precision {evaluation.precision:.3f}  [{'ok' if ok else 'MISS'}]"
     )
@@ -53,31 +60,26 @@ def print_report(name: str, evaluation: CrisisEvaluation, *, show_errors: bool) 
         for example, predicted in evaluation.errors:
             kind = "miss" if example.label else "false alarm"
             print(f"  {kind:<11} gold={example.category:<11} predicted={predicted:<11} {example.text}")
-    return ok
 
 
-def print_opt_in(with_scorer: SafetyGuard, examples: list[CrisisExample]) -> None:
-    """One line each for the rules with the opt-in scorer, and for the scorer alone."""
-    both = evaluate_screen(with_scorer, examples)
-    scorer = default_scorer()
+def scorer_alone(scorer: NgramScorer, examples: list[CrisisExample]) -> tuple[float, float]:
+    """Recall and precision of the n-gram scorer on its own, at its stored threshold."""
     flagged = [scorer(e.text).flagged for e in examples]
     tp = sum(f and e.label for f, e in zip(flagged, examples, strict=True))
-    recall, precision = tp / max(sum(e.label for e in examples), 1), tp / max(sum(flagged), 1)
-    print(f"opt-in: rules + scorer  recall {both.recall:.3f}  precision {both.precision:.3f}")
-    print(f"        scorer alone    recall {recall:.3f}  precision {precision:.3f}")
+    return tp / max(sum(e.label for e in examples), 1), tp / max(sum(flagged), 1)
 
 
-def print_corpus_check(rules: SafetyGuard, with_scorer: SafetyGuard) -> None:
-    """False alarms on the bundled sample corpus, whose dialogues hold no crisis."""
-    dialogues = json.loads(sample_corpus_path().read_text(encoding="utf-8"))
-    users = [m["content"] for d in dialogues for m in d["messages"] if m["role"] == "user"]
-    replies = [m["content"] for d in dialogues for m in d["messages"] if m["role"] == "assistant"]
-    print(f"\n== independent check: bundled sample corpus ({len(users)} user turns, {len(replies)} replies) ==")
-    for name, guard in (("rules (default)", rules), ("rules + scorer", with_scorer)):
-        flagged = sum(guard.screen_message(t).flagged for t in users)
-        print(f"user turns flagged, {name:<16}{flagged:>4} / {len(users)}  ({flagged / len(users):.1%})")
-    blocked = sum(rules.screen_reply(t).flagged for t in replies)
-    print(f"replies blocked by the reply screen   {blocked:>4} / {len(replies)}")
+def print_corpus_check(default: SafetyGuard, rules: SafetyGuard) -> None:
+    """False alarms on the user turns of the bundled sample corpus, whose dialogues hold no crisis."""
+    print("\n== false alarms on the bundled sample corpus (ordinary counselling, no crisis) ==")
+    for half, note in (("check", "odd dialogues, never trained on"), ("train", "even dialogues, scorer trained on")):
+        users = [t for turns in corpus_user_turns(half) for t in turns]
+        for name, guard in (("default screen", default), ("rules alone", rules)):
+            flagged = sum(guard.screen_message(t).flagged for t in users)
+            print(f"user turns, {note:<34} {name:<15}{flagged:>4} / {len(users)}  ({flagged / len(users):.1%})")
+    replies = [t for half in ("check", "train") for turns in corpus_user_turns(half, role="assistant") for t in turns]
+    blocked = sum(default.screen_reply(t).flagged for t in replies)
+    print(f"replies blocked by the reply screen: {blocked} / {len(replies)}")
 
 
 def measure_throughput(guard: SafetyGuard, texts: list[str], repeat: int) -> tuple[float, float]:
@@ -95,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=20, help="Timed passes over the messages.")
     parser.add_argument("--no-errors", action="store_true", help="Do not list misses and false alarms.")
+    parser.add_argument(
+        "--extra", action="append", default=[], metavar="PATH.jsonl", help="Another labelled set (repeatable)."
+    )
     args = parser.parse_args(argv)
     # Flagged messages log a warning each; the report above is the output here, and logging would skew timing.
     logging.getLogger("soulchat.inference.safety").setLevel(logging.ERROR)
@@ -102,22 +107,46 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     guard = SafetyGuard()
     load_s = time.perf_counter() - start
-    with_scorer = SafetyGuard(SafetyConfig(use_scorer=True))
-    rules, scorer = guard.message_rules.rules, with_scorer.scorer
-    print(f"default: {len(rules)} message rules, {len(guard.reply_rules.rules)} reply rules, loaded in ", end="")
-    print(f"{load_s * 1000:.0f} ms; opt-in scorer: {len(scorer.weights)} n-gram weights, threshold {scorer.threshold}")
+    rules = SafetyGuard(SafetyConfig(use_scorer=False))
+    scorer = guard.scorer
+    print(
+        f"default screen: {len(guard.message_rules.rules)} message rules, {len(guard.reply_rules.rules)} reply", end=""
+    )
+    print(f" rules, scorer {'on' if scorer else 'off'}", end="")
+    print(f" ({len(scorer.weights)} n-gram weights, threshold {scorer.threshold})" if scorer else "", end="")
+    print(f"; loaded in {load_s * 1000:.0f} ms")
 
-    all_ok, texts = True, []
-    for split, name in (("dev", "dev (rules tuned and scorer trained on it)"), ("test", "test (held out)")):
+    texts, summary = [], []
+    splits = [
+        ("dev", "dev (rules tuned and scorer trained on it)"),
+        ("test", "test (held out, round 6)"),
+        ("holdout", "holdout (held out, round 7)"),
+        ("blind", "blind (held out, written without seeing the rules)"),
+    ] + [(path, f"extra: {path}") for path in args.extra]
+    for split, name in splits:
         examples = load_crisis_eval(split)
         texts += [e.text for e in examples]
-        all_ok &= print_report(name, evaluate_screen(guard, examples), show_errors=not args.no_errors)
-        print_opt_in(with_scorer, examples)
-    print_corpus_check(guard, with_scorer)
+        evaluation = evaluate_screen(guard, examples)
+        print_report(name, evaluation, show_errors=not args.no_errors)
+        row = [evaluation.recall, evaluation.precision]
+        alone = evaluate_screen(rules, examples)
+        row += [alone.recall, alone.precision]
+        row += scorer_alone(scorer, examples) if scorer else [float("nan"), float("nan")]
+        summary.append((split if split in SPLITS else Path(split).stem, len(examples), row))
+    all_ok = all(meets_target(*row[:2]) for _, _, row in summary)
+    print(f"\n== summary: recall / precision (target recall >= {TARGET_RECALL} at precision >= {TARGET_PRECISION}) ==")
+    width = max(9, *(len(split) + 1 for split, _, _ in summary))
+    print(
+        f"{'set':<{width}}{'n':>6}{'default screen':>17}{'rules alone':>17}{'scorer alone':>17}  default meets target"
+    )
+    for split, n, row in summary:
+        cells = "".join(f"{row[i]:>9.3f} / {row[i + 1]:.3f}" for i in (0, 2, 4))
+        print(f"{split:<{width}}{n:>6}{cells}  {'ok' if meets_target(*row[:2]) else 'MISS'}")
+    print_corpus_check(guard, rules)
 
     mean_chars = sum(map(len, texts)) / len(texts)
     print(f"\nthroughput over {len(texts)} messages ({mean_chars:.1f} characters on average, {args.repeat} passes):")
-    for name, screen in (("rules (default)", guard), ("rules + scorer", with_scorer)):
+    for name, screen in (("default screen", guard), ("rules alone", rules)):
         median, best = measure_throughput(screen, texts, args.repeat)
         print(f"  {name:<16}{median:>10,.0f} messages/s median, {best:,.0f} best")
     return 0 if all_ok else 1

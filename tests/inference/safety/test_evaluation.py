@@ -29,28 +29,57 @@ def test_eval_sets_are_well_formed():
     assert not {e.text for e in dev} & {e.text for e in test}
 
 
+def test_holdout_set_is_well_formed_and_disjoint():
+    dev, test, holdout = (load_crisis_eval(split) for split in ("dev", "test", "holdout"))
+    texts = [e.text for e in holdout]
+    assert len(texts) == 269 and len(set(texts)) == len(texts)
+    counts = Counter(e.category for e in holdout)
+    assert counts == {"none": 135, "suicide": 45, "self_harm": 31, "abuse": 30, "harm_others": 28}
+    kinds = Counter(e.kind for e in holdout if not e.label)
+    assert kinds == {"hard_negative": 78, "everyday": 54, "recovered": 3}
+    assert not set(texts) & ({e.text for e in dev} | {e.text for e in test})
+
+
+def test_blind_set_is_well_formed_and_independent_of_the_other_sets():
+    blind = load_crisis_eval("blind")
+    texts = [e.text for e in blind]
+    assert len(texts) == 331 and len(set(texts)) == len(texts)
+    counts = Counter(e.category for e in blind)
+    assert counts == {"none": 165, "suicide": 50, "abuse": 41, "self_harm": 38, "harm_others": 37}
+    others = {e.text for split in ("dev", "test", "holdout") for e in load_crisis_eval(split)}
+    # Written independently; one everyday line happens to be word for word in the development set.
+    assert set(texts) & others == {"今天跑了十公里，累死我了"}
+
+
 def test_rules_meet_the_target_on_the_dev_set(guard):
     result = evaluate_screen(guard, load_crisis_eval("dev"))
     assert result.recall >= TARGET_RECALL, result.errors
     assert result.precision >= TARGET_PRECISION, result.errors
 
 
-def test_held_out_figures_do_not_regress(guard):
-    # The figures reported in eval/README.md for the shipped rules on the held-out set; raise them as they improve.
-    result = evaluate_screen(guard, load_crisis_eval("test"))
-    assert result.recall >= 0.63 and result.precision >= 0.91, (result.recall, result.precision)
+@pytest.mark.parametrize(
+    ("split", "use_scorer", "recall", "precision"),
+    [
+        ("test", True, 0.92, 0.885),
+        ("holdout", True, 0.91, 0.938),
+        ("test", False, 0.68, 0.919),
+        ("holdout", False, 0.761, 0.953),
+        ("blind", True, 0.855, 0.861),
+        ("blind", False, 0.614, 0.850),
+    ],
+)
+def test_held_out_figures_do_not_regress(split, use_scorer, recall, precision):
+    # The round-8 figures of eval/README.md, for the default screen (rules, then the scorer) and the rules alone;
+    # raise them as they improve, and never tune on these sets to do so.
+    result = evaluate_screen(SafetyGuard(SafetyConfig(use_scorer=use_scorer)), load_crisis_eval(split))
+    assert result.recall >= recall - 1e-9 and result.precision >= precision - 5e-4, (result.recall, result.precision)
 
 
-@pytest.mark.xfail(strict=True, reason="the rules reach recall 0.63 on held-out phrasings; see eval/README.md")
-def test_rules_meet_the_target_on_the_held_out_set(guard):
-    result = evaluate_screen(guard, load_crisis_eval("test"))
+@pytest.mark.xfail(strict=True, reason="recall 0.92 / 0.91 at precision 0.885 / 0.938 held out; see eval/README.md")
+@pytest.mark.parametrize("split", ["test", "holdout"])
+def test_default_screen_meets_the_target_on_the_held_out_sets(guard, split):
+    result = evaluate_screen(guard, load_crisis_eval(split))
     assert result.recall >= TARGET_RECALL and result.precision >= TARGET_PRECISION
-
-
-def test_opt_in_scorer_figures_on_the_held_out_set():
-    # Reported in weights/README.md: more recall than the rules alone, at a lower precision.
-    result = evaluate_screen(SafetyGuard(SafetyConfig(use_scorer=True)), load_crisis_eval("test"))
-    assert result.recall >= 0.88 and result.precision >= 0.88, (result.recall, result.precision)
 
 
 def test_metrics_on_a_known_confusion():

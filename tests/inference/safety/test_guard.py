@@ -207,8 +207,11 @@ def test_extra_rule_files(tmp_path):
     guard = SafetyGuard(SafetyConfig(extra_rule_files=(str(path),)))
     assert guard.screen_message("我不想上学了").rule_id == "suicide.custom"
     assert guard.screen_message("他又打我了").flagged  # the shipped rules are still there
-    only_extra = SafetyGuard(SafetyConfig(use_default_rules=False, extra_rule_files=(str(path),)))
+    only_extra = SafetyGuard(SafetyConfig(use_default_rules=False, extra_rule_files=(str(path),), use_scorer=False))
     assert not only_extra.screen_message("他又打我了").flagged
+    # The rule files and the scorer are switched separately: without the shipped rules, the scorer still screens.
+    with_scorer = SafetyGuard(SafetyConfig(use_default_rules=False, extra_rule_files=(str(path),)))
+    assert with_scorer.screen_message("他又打我了").rule_id == "scorer.ngram"
     assert only_extra.reply_rules.rules == ()
 
 

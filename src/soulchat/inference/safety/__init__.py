@@ -1,8 +1,9 @@
 """The safety layer: crisis screening of user messages, screening of generated replies, and the fixed texts.
 
-On by default; see `SafetyConfig`. The rules are data (`rules/*.yaml`, documented in `rules/README.md`); an
-experimental learned n-gram scorer (`scorer.py`, weights in `weights/`) is off by default; the labelled evaluation
-sets are in `eval/`.
+On by default; see `SafetyConfig`. A user message is flagged when a rule fires (the rules are data: `rules/*.yaml`,
+documented in `rules/README.md`) or, when none does, when the learned n-gram scorer reaches its threshold
+(`scorer.py`, trained by `train_scorer.py`, weights and figures in `weights/`); the labelled evaluation sets are in
+`eval/`.
 """
 
 from soulchat.inference.safety.config import SafetyConfig

@@ -1,7 +1,9 @@
 """The labelled crisis evaluation sets and the one implementation of their metrics.
 
-Two JSONL files ship in `eval/`, written by the project (see `eval/README.md` for the labelling policy):
-`crisis_dev.jsonl`, which the rules were tuned on, and `crisis_test.jsonl`, held out. Each line is
+Four JSONL files ship in `eval/`, written by the project (see `eval/README.md` for the labelling policy):
+`crisis_dev.jsonl`, which the rules were tuned on, and three held-out sets, `crisis_test.jsonl` (round 6),
+`crisis_holdout.jsonl` (round 7, written before the round-7 rules) and `crisis_blind.jsonl` (written by someone who
+never saw the rules or the other sets, scored once by the lead). Each line is
 `{"text": ..., "label": 0 or 1, "category": "suicide" | "self_harm" | "harm_others" | "abuse" | "none",
 "kind": ...}`. The benchmark and the tests both score the screen with `evaluate_screen`.
 """
@@ -15,7 +17,7 @@ from soulchat.inference.safety.guard import SafetyGuard
 from soulchat.inference.safety.rules import MESSAGE_CATEGORIES
 
 EVAL_DIR = Path(__file__).parent / "eval"
-SPLITS: tuple[str, ...] = ("dev", "test")
+SPLITS: tuple[str, ...] = ("dev", "test", "holdout", "blind")
 NONE = "none"
 
 
@@ -27,8 +29,8 @@ class CrisisExample:
         text (`str`): The message.
         label (`int`): 1 for a crisis message, 0 otherwise.
         category (`str`): One of the four crisis categories, or `none` when `label` is 0.
-        kind (`str`, *optional*, defaults to `""`): `direct`, `indirect`, `third_party`, `hard_negative` or
-            `everyday`; informative only.
+        kind (`str`, *optional*, defaults to `""`): `direct`, `indirect`, `third_party`, `hard_negative`,
+            `everyday` or `recovered` (a past act with an explicit recovery, labelled 0); informative only.
     """
 
     text: str
@@ -45,10 +47,10 @@ class CrisisExample:
 
 
 def load_crisis_eval(split: str = "test") -> list[CrisisExample]:
-    """Load a shipped evaluation split (`dev` or `test`) or any JSONL file in the same format.
+    """Load a shipped evaluation split (`dev`, `test`, `holdout` or `blind`) or any JSONL file in the same format.
 
     Args:
-        split (`str`, *optional*, defaults to `"test"`): `dev`, `test`, or a path to a JSONL file.
+        split (`str`, *optional*, defaults to `"test"`): `dev`, `test`, `holdout`, `blind`, or a path to a JSONL file.
 
     Returns:
         `list[CrisisExample]`: The examples, in file order.

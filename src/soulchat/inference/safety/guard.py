@@ -3,8 +3,8 @@
 Per turn, the engine:
 
 1. calls `guard.screen_message(text, conversation_id=...)`; when the result is `flagged`, it sends
-   `result.reply` (the fixed crisis reply) and does not generate. The message is flagged when a rule fires (or,
-   with `SafetyConfig(use_scorer=True)`, when the experimental n-gram scorer reaches its threshold);
+   `result.reply` (the fixed crisis reply) and does not generate. The message is flagged when a rule fires or,
+   when none does, when the learned n-gram scorer reaches its threshold (`SafetyConfig.use_scorer`, on by default);
 2. otherwise generates, then calls `guard.screen_reply(reply, conversation_id=...)` and sends `result.reply`
    (the generated reply, or the safe reply when it was blocked). Screening takes microseconds, so a streaming
    engine can screen the growing text at each chunk and stop as soon as it is blocked;
@@ -62,10 +62,12 @@ class ScreenResult:
 
 
 class SafetyGuard:
-    """Screens user messages and generated replies with the rule files, and supplies the fixed texts.
+    """Screens user messages with the rule files and the n-gram scorer, and generated replies with the rule files,
+    and supplies the fixed texts.
 
     Args:
-        config (`SafetyConfig`, *optional*): What to check; defaults to everything on with the shipped rules.
+        config (`SafetyConfig`, *optional*): What to check; defaults to everything on with the shipped rules and
+            scorer.
 
     Example:
 
@@ -129,10 +131,13 @@ class SafetyGuard:
         """
         if not self._on(self.config.screen_messages):
             return ScreenResult(flagged=False)
-        matches = tuple(self.message_rules.match(normalize_text(text)))
+        normalized = normalize_text(text)
+        matches = tuple(self.message_rules.match(normalized))
         if not matches and self.scorer is not None:
             verdict = self.scorer(text, threshold=self.config.scorer_threshold)
-            if verdict.flagged:
+            # Second tier: the scorer cannot read negation, so it never overrules an explicit denial the rules
+            # recognised (我从来没想过伤害自己).
+            if verdict.flagged and not self.message_rules.denied(normalized):
                 matches = (RuleMatch(SCORER_RULE_ID, verdict.category, "medium"),)
         if not matches:
             return ScreenResult(flagged=False)

@@ -142,6 +142,19 @@ class SafetyRule:
             return True
         return False
 
+    def denied(self, text: str) -> bool:
+        """Whether `text` (normalised) holds a hit of this rule voided by a negation: an explicit denial.
+
+        Example: `我从来没想过伤害自己` is denied by a self-harm rule. The guard uses it to keep the n-gram scorer,
+        which cannot read negation, from flagging a message the rules read as a denial.
+        """
+        excluded = [m.span() for m in self.exclude.finditer(text)] if self.exclude is not None else []
+        return any(
+            self._negated(text, hit.start())
+            for hit in self.pattern.finditer(text)
+            if not any(s < hit.end() and hit.start() < e for s, e in excluded)
+        )
+
 
 def _rule_from_dict(raw: dict[str, Any], *, defaults: dict[str, Any], where: str) -> SafetyRule:
     """Validate one YAML rule entry and compile it."""
@@ -250,6 +263,10 @@ class RuleSet:
         """Every rule that fires on the normalised `text`, most severe first (file order breaks ties)."""
         found = [RuleMatch(r.id, r.category, r.severity) for r in self.rules if r.matches(text)]
         return sorted(found, key=lambda m: -m.rank)
+
+    def denied(self, text: str) -> bool:
+        """Whether any rule reads the normalised `text` as an explicit denial (see `SafetyRule.denied`)."""
+        return any(rule.denied(text) for rule in self.rules)
 
 
 __all__ = [
