@@ -47,8 +47,19 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS = {
-    "test": ["pytest>=8.0", "nltk>=3.8", "rouge_chinese>=1.0.3", "psutil>=5.9"],
-    "dev": ["ruff>=0.6"],
+    # openai: the official client drives `soulchat serve` in the tests.
+    "test": ["pytest>=8.0", "nltk>=3.8", "rouge_chinese>=1.0.3", "psutil>=5.9", "openai>=1.40"],
+    # The example notebooks (executed by `make test-notebooks`) and the metric comparison they plot.
+    "notebooks": [
+        "nbclient>=0.10",
+        "nbformat>=5.9",
+        "ipykernel>=6.29",
+        "matplotlib>=3.8",
+        "sacrebleu>=2.4",
+        "rouge-score>=0.1.2",
+    ],
+    "docs": ["mkdocs>=1.6", "mkdocstrings[python]>=1.0"],
+    "dev": ["ruff>=0.6", "build>=1.2"],
 }
 EXTRAS["all"] = sorted({dep for deps in EXTRAS.values() for dep in deps})
 
@@ -63,7 +74,9 @@ setup(
     package_dir={"": "src"},
     packages=find_namespace_packages("src", include=["soulchat", "soulchat.*"]),
     include_package_data=True,
-    package_data={"soulchat": ["**/*.json", "**/*.jsonl", "**/*.yaml", "**/*.md", "**/*.txt"]},
+    package_data={
+        "soulchat": ["**/*.json", "**/*.jsonl", "**/*.yaml", "**/*.md", "**/*.txt", "**/*.html", "**/*.js", "**/*.css"]
+    },
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["soulchat=soulchat.cli.main:main"]},

@@ -82,3 +82,20 @@ def test_settings_record_the_decoding(llama_checkpoint: Path):
     )
     assert settings["eos_token_id"] == [generator.tokenizer.eos_token_id]
     assert generator.tokenizer.padding_side == "left"
+
+
+def test_a_quantised_checkpoint_is_evaluated_like_model_chat(chatglm_checkpoint: Path, tmp_path: Path):
+    # `soulchat evaluate` loads through the same loader as the chat engine, so int8/int4 folders work as they are.
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(str(chatglm_checkpoint)).quantize(8)
+    model.save_pretrained(str(tmp_path))
+    AutoTokenizer.from_pretrained(str(chatglm_checkpoint)).save_pretrained(str(tmp_path))
+    generator = ReplyGenerator.from_pretrained(str(tmp_path), greedy=True, max_new_tokens=6)
+    assert generator.model.config.quantization_bit == 8
+    assert generator.model.transformer.layers[0].mlp.dense_h_to_4h.weight.dtype == torch.int8
+    expected = [
+        generator.model.chat(generator.tokenizer, p, history=[], do_sample=False, max_new_tokens=6, max_length=None)[0]
+        for p in PROMPTS
+    ]
+    assert generator.generate(PROMPTS) == expected

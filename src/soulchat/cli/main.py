@@ -5,7 +5,7 @@ import logging
 import typer
 
 from soulchat import __version__
-from soulchat.cli import cehs, construct, convert, demo, prepare, score, train
+from soulchat.cli import card, cehs, chat, construct, convert, demo, prepare, push, score, serve, train, webui
 from soulchat.cli import evaluate as evaluate_cli
 
 app = typer.Typer(
@@ -22,6 +22,11 @@ app.command(name="convert-checkpoint")(convert.convert_checkpoint_command)
 app.command(name="score")(score.score_command)
 app.command(name="evaluate")(evaluate_cli.evaluate_command)
 app.command(name="train", context_settings=train.CONTEXT_SETTINGS)(train.train_command)
+app.command(name="chat")(chat.chat_command)
+app.command(name="serve")(serve.serve_command)
+app.command(name="webui")(webui.webui_command)
+app.command(name="card")(card.card_command)
+app.command(name="push")(push.push_command)
 app.add_typer(cehs.app, name="cehs")
 
 

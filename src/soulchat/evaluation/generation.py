@@ -9,27 +9,16 @@ import logging
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+from transformers import GenerationConfig
 
 from soulchat.evaluation.prompts import chat_template_ids
 from soulchat.models.chatglm import ChatGLMForConditionalGeneration, process_response
+from soulchat.models.loading import load_model_for_generation
 
 logger = logging.getLogger(__name__)
 
 # The Hugging Face default, which ChatGLM-6B's chat() (and so the paper's decoding) used alongside top_p.
 TOP_K = 50
-
-
-def resolve_device(device: str | None) -> torch.device:
-    """The requested device, or `cuda` when available, else `cpu`."""
-    return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-
-
-def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype | str:
-    """`auto` is float32 on CPU (half precision is slow there) and the checkpoint's own dtype elsewhere."""
-    if dtype == "auto":
-        return torch.float32 if device.type == "cpu" else "auto"
-    return getattr(torch, dtype)
 
 
 class ReplyGenerator:
@@ -101,11 +90,8 @@ class ReplyGenerator:
         cls, path: str, *, device: str | None = None, dtype: str = "auto", **settings: Any
     ) -> "ReplyGenerator":
         """Loads a checkpoint's tokenizer and model (ChatGLM-6B through soulchat's registration, others through
-        `AutoModelForCausalLM`) onto `device`; `settings` are those of the constructor."""
-        target = resolve_device(device)
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=resolve_dtype(dtype, target)).to(target)
-        logger.info("loaded %s (%s, %s) on %s", path, type(model).__name__, model.dtype, target)
+        `AutoModelForCausalLM`; quantised ChatGLM folders too) onto `device`; `settings` are those of the constructor."""
+        model, tokenizer = load_model_for_generation(path, device=device, dtype=dtype)
         return cls(model, tokenizer, **settings)
 
     def _eos_token_ids(self) -> list[int]:
@@ -175,4 +161,4 @@ class ReplyGenerator:
         }
 
 
-__all__ = ["TOP_K", "ReplyGenerator", "resolve_device", "resolve_dtype"]
+__all__ = ["TOP_K", "ReplyGenerator"]
