@@ -1,7 +1,7 @@
 """Automatic metrics: Chinese BLEU-1..4 and ROUGE-1/2/L under the "chatglm" convention of the SoulChat paper.
 
-One implementation, used by the evaluate module (:func:`evaluate_module_path`), the trainer's ``compute_metrics``
-(:func:`make_compute_metrics`) and ``soulchat score``; plus the CEHS human-evaluation kit (:mod:`soulchat.metrics.cehs`).
+One implementation, used by the evaluate module ([`evaluate_module_path`]), the trainer's ``compute_metrics``
+([`make_compute_metrics`]) and ``soulchat score``; plus the CEHS human-evaluation kit ([`soulchat.metrics.cehs`]).
 """
 
 from pathlib import Path

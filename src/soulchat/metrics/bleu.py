@@ -4,7 +4,7 @@ The "chatglm" convention scores ``sentence_bleu([list(reference)], list(predicti
 smoothing_function=SmoothingFunction().method3)``. This module re-implements that arithmetic for one reference and
 character tokens, step for step (clipped n-gram counts, method3 smoothing, ``math.fsum`` of the weighted logs,
 brevity penalty), so the floats are the same, while counting each n-gram order once for all four BLEU-n scores
-instead of once per call, and for a whole batch of pairs at once (:mod:`soulchat.metrics.ngrams`).
+instead of once per call, and for a whole batch of pairs at once ([`soulchat.metrics.ngrams`]).
 """
 
 import math
@@ -67,7 +67,7 @@ def bleu_from_matches(
 
     Args:
         matches (`Sequence[int]`):
-            Clipped matches of orders 1 to 4 (see :func:`soulchat.metrics.ngrams.clipped_ngram_matches`).
+            Clipped matches of orders 1 to 4 (see [`soulchat.metrics.ngrams.clipped_ngram_matches`]).
         prediction_length (`int`):
             Characters in the prediction.
         reference_length (`int`):
@@ -95,7 +95,7 @@ def bleu_from_matches(
 def batch_char_bleu(
     predictions: Sequence[str], references: Sequence[str], *, cumulative: bool = True
 ) -> list[list[float]]:
-    """:func:`char_bleu` of many pairs, with the n-grams of all pairs counted together (much faster).
+    """[`char_bleu`] of many pairs, with the n-grams of all pairs counted together (much faster).
 
     Args:
         predictions (`Sequence[str]`):

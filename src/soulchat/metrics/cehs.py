@@ -1,9 +1,9 @@
 """The CEHS human evaluation of the SoulChat paper: blinded annotation sheets, un-blinding, means and Fleiss' kappa.
 
 Annotators score each response on four dimensions (content naturalness, empathy and helpfulness 0-2, safety 0-1).
-:func:`export_sheets` samples N dialogues, pairs each with the responses of M systems, gives every (dialogue, system)
+[`export_sheets`] samples N dialogues, pairs each with the responses of M systems, gives every (dialogue, system)
 item a random code, and writes one shuffled sheet per annotator (a CSV and a self-contained HTML page) plus a key that
-only the organiser keeps. :func:`aggregate_sheets` reads the filled sheets back, un-blinds them with the key, and
+only the organiser keeps. [`aggregate_sheets`] reads the filled sheets back, un-blinds them with the key, and
 reports each system's mean per dimension and the agreement between annotators (Fleiss' kappa per dimension).
 """
 
@@ -177,7 +177,7 @@ def export_sheets(
 
     Args:
         systems (`Mapping[str, Path]`):
-            System name -> its outputs (see :func:`read_system_outputs`). Only dialogues present in every file are
+            System name -> its outputs (see [`read_system_outputs`]). Only dialogues present in every file are
             used; the context shown is the first system's.
         output_dir (`Path`):
             Where ``key.json`` (for the organiser only) and ``annotator_XX.csv`` / ``annotator_XX.html`` go.
@@ -297,9 +297,9 @@ def aggregate_sheets(key: Mapping, sheets: Sequence[Mapping[str, Mapping[str, in
 
     Args:
         key (`Mapping`):
-            The key written by :func:`export_sheets`.
+            The key written by [`export_sheets`].
         sheets (`Sequence[Mapping[str, Mapping[str, int]]]`):
-            One :func:`read_sheet` result per annotator.
+            One [`read_sheet`] result per annotator.
 
     Returns:
         `dict`: ``systems`` (name -> {dimension: mean, ``ratings``: count}), ``kappa`` (dimension -> Fleiss' kappa

@@ -113,7 +113,7 @@ def lcs_length(first: list[str], second: list[str]) -> int:
 
 
 def rouge_f_scores(prediction_words: list[str], reference_words: list[str]) -> tuple[float, float, float]:
-    """ROUGE-1, ROUGE-2 and ROUGE-L F scores of two non-empty word sequences from :func:`rouge_words`.
+    """ROUGE-1, ROUGE-2 and ROUGE-L F scores of two non-empty word sequences from [`rouge_words`].
 
     Args:
         prediction_words (`list[str]`):

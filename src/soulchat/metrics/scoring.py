@@ -1,10 +1,10 @@
 """Score predictions against references under the "chatglm" convention: the one entry point for every caller.
 
-The evaluate module, the trainer's ``compute_metrics`` and ``soulchat score`` all call :func:`compute_scores`
-(aggregates) or :func:`score_pairs` (per-sample scores). The convention, from the ChatGLM-6B p-tuning script that
+The evaluate module, the trainer's ``compute_metrics`` and ``soulchat score`` all call [`compute_scores`]
+(aggregates) or [`score_pairs`] (per-sample scores). The convention, from the ChatGLM-6B p-tuning script that
 produced the SoulChat paper's numbers:
 
-- BLEU-1..4 on characters (:mod:`soulchat.metrics.bleu`), ROUGE-1/2/L F on jieba words (:mod:`soulchat.metrics.rouge`);
+- BLEU-1..4 on characters ([`soulchat.metrics.bleu`]), ROUGE-1/2/L F on jieba words ([`soulchat.metrics.rouge`]);
 - each per-sample score × 100, rounded to 4 decimals, then the plain mean over samples (a macro mean);
 - an empty or whitespace-only side, where rouge_chinese raises, is handled by ``empty``.
 
@@ -177,7 +177,7 @@ def aggregate_scores(per_sample: Sequence[dict[str, float] | None]) -> dict[str,
 
     Args:
         per_sample (`Sequence[dict[str, float] | None]`):
-            Output of :func:`score_pairs`; `None` entries (skipped pairs) are left out.
+            Output of [`score_pairs`]; `None` entries (skipped pairs) are left out.
 
     Returns:
         `dict[str, float]`: the mean of each of `SCORE_KEYS`, in [0, 100]; NaN when no sample was scored.
@@ -206,7 +206,7 @@ def compute_scores(
         references (`Sequence[str]`):
             One reference per prediction.
         empty (`str`, *optional*, defaults to `"zero"`):
-            `"zero"`, `"raise"` or `"skip"`; see :func:`score_pairs`.
+            `"zero"`, `"raise"` or `"skip"`; see [`score_pairs`].
         ngram_weights (`str`, *optional*, defaults to `"cumulative"`):
             `"cumulative"` or `"individual"` BLEU-n.
         num_proc (`int`, *optional*):

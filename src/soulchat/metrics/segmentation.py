@@ -43,7 +43,7 @@ def get_jieba_tokenizer() -> jieba.Tokenizer:
 
     A private instance, not the global ``jieba.dt``, so that words a user adds to the global tokenizer
     (``jieba.add_word``) cannot change the scores: the convention is the *default* dictionary. The first call loads
-    the dictionary (about 0.5 s, from the cache in :func:`jieba_cache_dir`).
+    the dictionary (about 0.5 s, from the cache in [`jieba_cache_dir`]).
 
     Returns:
         `jieba.Tokenizer`: the tokenizer, initialised.

@@ -1,6 +1,6 @@
 """``compute_metrics`` for a Hugging Face ``Seq2SeqTrainer`` with ``predict_with_generate``: decode, then score.
 
-The trainer's metrics are the same as everywhere else: :func:`soulchat.metrics.compute_scores` on the decoded texts.
+The trainer's metrics are the same as everywhere else: [`soulchat.metrics.compute_scores`] on the decoded texts.
 Decoding follows ChatGLM-6B's p-tuning script: ``-100`` (the label and gather padding) becomes the pad token, and
 both sides are decoded with ``skip_special_tokens=True``.
 """
@@ -32,7 +32,7 @@ def make_compute_metrics(
         tokenizer (`PreTrainedTokenizerBase`):
             Decodes the generated and the label token ids (``batch_decode`` and ``pad_token_id`` are used).
         empty (`str`, *optional*, defaults to `"zero"`):
-            Handling of empty texts, see :func:`soulchat.metrics.compute_scores`. An untrained model often generates
+            Handling of empty texts, see [`soulchat.metrics.compute_scores`]. An untrained model often generates
             an empty response, which is why the default does not raise.
         ngram_weights (`str`, *optional*, defaults to `"cumulative"`):
             `"cumulative"` or `"individual"` BLEU-n.

@@ -1,8 +1,8 @@
 """Chinese BLEU-1..4 and ROUGE-1/2/L under the "chatglm" convention, as an `evaluate` metric module.
 
 Load it offline with ``evaluate.load(soulchat.metrics.evaluate_module_path())``, or import
-:class:`SoulchatBleuRouge` from ``soulchat.metrics.soulchat_bleu_rouge``. The arithmetic lives in
-:mod:`soulchat.metrics.scoring`, shared with the trainer and the ``soulchat score`` command.
+[`SoulchatBleuRouge`] from ``soulchat.metrics.soulchat_bleu_rouge``. The arithmetic lives in
+[`soulchat.metrics.scoring`], shared with the trainer and the ``soulchat score`` command.
 """
 
 # evaluate reads this file's imports to find its dependencies: one import per line.
