@@ -8,6 +8,7 @@ not fed back to the model), the streamed chunks and the page's rendering of them
 
 import asyncio
 import json
+import time
 
 import pytest
 
@@ -30,11 +31,20 @@ FIRST = "最近压力很大，晚上总是睡不着。"
 SECOND = "我也不知道该跟谁说。"
 
 
+# Each decoding step of the tiny model takes a few milliseconds, so a whole reply can reach the page in one network
+# read; pacing the steps makes every chunk a separate read, so the page's streaming is observable on any machine.
+STEP_PAUSE_S = 0.03
+
+
 @pytest.fixture(scope="module")
 def engine(chat_model):
     model, tokenizer = chat_model
-    with ChatEngine(model, tokenizer, defaults=DecodingSettings(max_new_tokens=MAX_NEW_TOKENS)) as engine:
-        yield engine
+    pause = model.register_forward_pre_hook(lambda module, args: time.sleep(STEP_PAUSE_S))
+    try:
+        with ChatEngine(model, tokenizer, defaults=DecodingSettings(max_new_tokens=MAX_NEW_TOKENS)) as engine:
+            yield engine
+    finally:
+        pause.remove()
 
 
 async def _conversation(page: PageSession, engine: ChatEngine, base_url: str, screenshot) -> None:
