@@ -65,18 +65,23 @@ def _estimated_start(round_costs: Sequence[int], budget: int) -> int:
     return start
 
 
-def _fit_prompts(rounds: dict[int, list[str]], tokenizer: Any, budget: int) -> dict[int, np.ndarray]:
+def _fit_prompts(
+    rounds: dict[int, list[str]], tokenizer: Any, budget: int, *, chars_per_id: float
+) -> dict[int, np.ndarray]:
     """The ids of each row's prompt (given as its rounds) fitted to `budget` by [`fit_prompt`], in few batched calls.
 
-    `fit_prompt` renders the suffix its round costs point at, then checks one round more (or less); those two
-    candidates of every row are encoded in one call beforehand, so most renders are look-ups.
+    The round costs that pick `fit_prompt`'s first candidate are estimated from the characters (`chars_per_id`, the
+    batch's own ratio) instead of encoding every round; `fit_prompt` checks its candidates with real ids, so the result
+    is exact whatever the estimate. The three likely candidates of every row (the estimated suffix, one round more and
+    one less) are encoded in one call beforehand, so most renders are look-ups.
     """
-    encoded = iter(_encode_texts(tokenizer, [r for row_rounds in rounds.values() for r in row_rounds]))
-    costs = {row: [len(next(encoded)) for _ in row_rounds] for row, row_rounds in rounds.items()}
+    costs = {row: [max(1, round(len(r) / chars_per_id)) for r in row_rounds] for row, row_rounds in rounds.items()}
     candidates = []
     for row, row_rounds in rounds.items():
         start = _estimated_start(costs[row], budget)
-        candidates += ["".join(row_rounds[start:]), "".join(row_rounds[max(start - 1, 0) :])]
+        candidates += [
+            "".join(row_rounds[k:]) for k in {max(start - 1, 0), start, min(start + 1, len(row_rounds) - 1)}
+        ]
     cache = {text: ids.tolist() for text, ids in zip(candidates, _encode_texts(tokenizer, candidates), strict=True)}
 
     def render(text: str) -> list[int]:
@@ -106,7 +111,10 @@ def _encode_samples(
         prompt_ids[i] = ids
     long_rows = {i: split_rounds(prompts[i]) for i, ids in enumerate(prompt_ids) if ids is None or len(ids) > budget}
     if long_rows:
-        for i, ids in _fit_prompts(long_rows, tokenizer, budget).items():
+        texts = [*(prompts[i] for i in whole), *responses]
+        ids_total = sum(len(ids) for ids in encoded)
+        chars_per_id = sum(map(len, texts)) / ids_total if ids_total else _CHARS_PER_ID
+        for i, ids in _fit_prompts(long_rows, tokenizer, budget, chars_per_id=chars_per_id).items():
             prompt_ids[i] = ids
     return prompt_ids, encoded[len(whole) :]
 
