@@ -12,8 +12,8 @@ import torch
 from transformers import GenerationConfig
 
 from soulchat.evaluation.prompts import chat_template_ids
-from soulchat.models.chatglm import ChatGLMForConditionalGeneration, process_response
-from soulchat.models.loading import load_model_for_generation
+from soulchat.models.chatglm import process_response
+from soulchat.models.loading import check_generation_pair, end_of_reply_ids, load_model_for_generation
 
 logger = logging.getLogger(__name__)
 
@@ -60,19 +60,12 @@ class ReplyGenerator:
     ):
         self.model = model.eval()
         self.tokenizer = tokenizer
-        self.is_chatglm = isinstance(model, ChatGLMForConditionalGeneration)
-        if not self.is_chatglm and getattr(tokenizer, "chat_template", None) is None:
-            raise ValueError(
-                f"{type(model).__name__} is not ChatGLM-6B and its tokenizer has no chat_template; set one "
-                "(tokenizer.chat_template) in the checkpoint to evaluate it"
-            )
+        self.is_chatglm = check_generation_pair(model, tokenizer, purpose="to evaluate it")
         tokenizer.padding_side = "left"
-        if tokenizer.pad_token_id is None:
-            tokenizer.pad_token = tokenizer.eos_token
         self.max_prompt_tokens = max_prompt_tokens
         self.system_prompt = system_prompt
         self.postprocess = postprocess
-        self.eos_token_ids = self._eos_token_ids()
+        self.eos_token_ids = end_of_reply_ids(model, tokenizer)
         self.generation_config = GenerationConfig(
             max_new_tokens=max_new_tokens,
             do_sample=not greedy,
@@ -93,13 +86,6 @@ class ReplyGenerator:
         `AutoModelForCausalLM`; quantised ChatGLM folders too) onto `device`; `settings` are those of the constructor."""
         model, tokenizer = load_model_for_generation(path, device=device, dtype=dtype)
         return cls(model, tokenizer, **settings)
-
-    def _eos_token_ids(self) -> list[int]:
-        """Every id that ends a reply: the model's generation EOS ids and the tokenizer's EOS."""
-        configured = self.model.generation_config.eos_token_id
-        ids = configured if isinstance(configured, list) else [configured]
-        ids = [*ids, self.tokenizer.eos_token_id]
-        return sorted({int(i) for i in ids if i is not None})
 
     def encode(self, prompts: list[str]) -> dict[str, torch.Tensor]:
         """Left-padded model inputs of a batch of SoulChat prompts.

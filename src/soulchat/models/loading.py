@@ -1,6 +1,7 @@
 """Loading a checkpoint folder to generate with: ChatGLM-6B (full precision or quantised) or a chat-template causal LM.
 
-Used by the conversation engine (`soulchat chat`, `serve`, `webui`) and the benchmark (`soulchat evaluate`) alike.
+Used by the conversation engine (`soulchat chat`, `serve`, `webui`) and the benchmark (`soulchat evaluate`) alike,
+with the checks both make before generating ([`check_generation_pair`], [`end_of_reply_ids`]).
 
 ChatGLM-6B folders load through soulchat's Auto-class registration, so the original `THUDM/chatglm-6b` layout, the
 folders written by `soulchat train`, and the int8 / int4 / int4-qe quantised ones (`quantization_bit` in
@@ -13,6 +14,8 @@ from typing import Any
 
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+from soulchat.models.chatglm import ChatGLMForConditionalGeneration
 
 logger = logging.getLogger(__name__)
 
@@ -61,4 +64,45 @@ def load_model_for_generation(path: str | Path, *, device: str | None = None, dt
     return model, tokenizer
 
 
-__all__ = ["load_model_for_generation", "resolve_device", "resolve_dtype"]
+def check_generation_pair(model: Any, tokenizer: Any, *, purpose: str) -> bool:
+    """Checks that `model` can answer SoulChat prompts and readies `tokenizer` for batched generation.
+
+    ChatGLM-6B reads the SoulChat prompt itself; any other causal LM needs a chat template. A tokenizer without a pad
+    token pads with its EOS.
+
+    Args:
+        model (`PreTrainedModel`):
+            The model.
+        tokenizer (`PreTrainedTokenizerBase`):
+            Its tokenizer (its `pad_token` may be set).
+        purpose (`str`):
+            What the pair is for, named in the error (e.g. `"to evaluate it"`).
+
+    Returns:
+        `bool`: whether the model is ChatGLM-6B.
+    """
+    is_chatglm = isinstance(model, ChatGLMForConditionalGeneration)
+    if not is_chatglm and getattr(tokenizer, "chat_template", None) is None:
+        raise ValueError(
+            f"{type(model).__name__} is not ChatGLM-6B and its tokenizer has no chat_template; set one "
+            f"(tokenizer.chat_template) in the checkpoint {purpose}"
+        )
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return is_chatglm
+
+
+def end_of_reply_ids(model: Any, tokenizer: Any) -> list[int]:
+    """Every id that ends a reply, sorted: the model's generation EOS ids and the tokenizer's EOS."""
+    configured = getattr(model.generation_config, "eos_token_id", None)
+    ids = configured if isinstance(configured, list) else [configured]
+    return sorted({int(i) for i in [*ids, tokenizer.eos_token_id] if i is not None})
+
+
+__all__ = [
+    "check_generation_pair",
+    "end_of_reply_ids",
+    "load_model_for_generation",
+    "resolve_device",
+    "resolve_dtype",
+]

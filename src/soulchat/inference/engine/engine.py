@@ -19,7 +19,8 @@ from soulchat.inference.engine.sampling import DecodingSettings
 from soulchat.inference.engine.scheduler import Scheduler
 from soulchat.inference.engine.streaming import ReplyDetokenizer
 from soulchat.inference.safety import SafetyConfig, SafetyGuard
-from soulchat.models.chatglm import ChatGLMForConditionalGeneration, process_response
+from soulchat.models.chatglm import process_response
+from soulchat.models.loading import check_generation_pair, end_of_reply_ids
 
 logger = logging.getLogger(__name__)
 
@@ -79,28 +80,18 @@ class ChatEngine:
     ):
         self.model = model.eval()
         self.tokenizer = tokenizer
-        self.is_chatglm = isinstance(model, ChatGLMForConditionalGeneration)
-        if not self.is_chatglm and getattr(tokenizer, "chat_template", None) is None:
-            raise ValueError(f"{type(model).__name__} is not ChatGLM-6B and its tokenizer has no chat_template")
-        if tokenizer.pad_token_id is None:
-            tokenizer.pad_token = tokenizer.eos_token
+        self.is_chatglm = check_generation_pair(model, tokenizer, purpose="to chat with it")
         self.guard = SafetyGuard(safety)
         self.defaults = defaults or DecodingSettings()
         self.prompts = PromptEncoder(
             tokenizer, is_chatglm=self.is_chatglm, max_source_length=max_source_length, system_prompt=system_prompt
         )
         self.postprocess = (process_response if postprocess else str.strip) if self.is_chatglm else str.strip
-        self.eos_token_ids = self._eos_token_ids()
+        self.eos_token_ids = frozenset(end_of_reply_ids(model, tokenizer))
         self.max_length = _max_length(model.config)
         self.steps = 0
         self.row_steps = 0
         self.scheduler = Scheduler(self._run_batch, max_batch_size=max_batch_size, max_queue=max_queue)
-
-    def _eos_token_ids(self) -> frozenset[int]:
-        """Every id that ends a reply: the model's generation EOS ids and the tokenizer's EOS."""
-        configured = getattr(self.model.generation_config, "eos_token_id", None)
-        ids = configured if isinstance(configured, list) else [configured]
-        return frozenset(int(i) for i in [*ids, self.tokenizer.eos_token_id] if i is not None)
 
     def start(
         self,
