@@ -5,7 +5,9 @@
    Targets at the longest length: sdpa >= 1.3x faster and <= 0.7x the peak memory of eager. The step is the one
    training runs: a padding `attention_mask` as the collator builds it, `labels` and `skip_logits=True` (the fused,
    chunked head + cross entropy that never materialises the logits); `--loss full` (or `both`) measures the plain
-   loss on the full `[seq, vocab]` logits as well.
+   loss on the full `[seq, vocab]` logits as well. `--targets all` (default) makes every position a target, the most
+   the loss can cost; `--targets sft` labels only the last quarter, the paper's layout (1536 source tokens with label
+   -100, 512 target tokens at 2048), which the chunked loss skips.
 2. Per-token decode latency of `generate()` with the KV cache over `--new-tokens` tokens at two prompt lengths
    (median one-token step; target: the long prompt within 1.5x of the short one).
 3. The tokenizer: one batched call on `--tokenizer-samples` texts against a loop of single `encode` calls (target:
@@ -69,8 +71,12 @@ def _train_step_worker(
 ) -> None:
     model = build_model(args, attn_implementation).train()
     ids = prompt_ids(args, seq_len)
-    # Every position is a target (the most the loss can cost); SFT ignores the prompt's, which skip_logits skips.
-    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids.clone()}
+    # `all`: every position is a target (the most the loss can cost); `sft`: the source's labels are -100 (1536 of
+    # 2048 in the paper's layout), which the chunked loss skips.
+    labels = ids.clone()
+    if args.targets == "sft":
+        labels[:, : seq_len * 3 // 4] = -100
+    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
     if skip_logits:
         inputs["skip_logits"] = True
     if args.device.startswith("cuda"):
@@ -194,6 +200,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="fwd+bwd loss: `skip_logits=True` as in training (chunked), the plain loss on full logits, or both.",
     )
     parser.add_argument(
+        "--targets",
+        choices=["all", "sft"],
+        default="all",
+        help="fwd+bwd labels: every position (all) or the last quarter only, the paper's 1536/512 layout (sft).",
+    )
+    parser.add_argument(
         "--parts",
         nargs="+",
         choices=["train", "decode", "tokenizer"],
@@ -231,7 +243,7 @@ def run_train_steps(args: argparse.Namespace) -> list[dict]:
             row["memory_ratio"] = sdpa["peak_mb"] / eager["peak_mb"]
             rows.append(row)
             print(
-                f"fwd+bwd {loss:7s} loss, seq {seq_len:5d}: eager {eager['seconds']:.3f}s {eager['peak_mb']:.0f}MB | "
+                f"fwd+bwd {loss:7s} loss, {args.targets} targets, seq {seq_len:5d}: eager {eager['seconds']:.3f}s {eager['peak_mb']:.0f}MB | "
                 f"sdpa {sdpa['seconds']:.3f}s {sdpa['peak_mb']:.0f}MB | speedup {row['speedup']:.2f}x, "
                 f"memory {row['memory_ratio']:.2f}x"
             )
