@@ -1,11 +1,12 @@
 """Benchmark the crisis screen of the safety layer on the project's labelled evaluation sets.
 
-For the dev set (the rules were tuned on it and the n-gram scorer trained on it), the two held-out sets (test,
-written in round 6, and holdout, written in round 7 before the round-7 rules) and any `--extra` labelled JSONL file
-in the same format, prints recall and precision overall and per category, the confusion counts (gold category x
-predicted category) and the misses and false alarms of the default screen (`SafetyConfig()`: the rules, then the
-n-gram scorer when no rule fires); one line each for the rules alone and the scorer alone. A summary table gives
-every set with all three. Then a false-alarm check on the bundled sample corpus (ordinary counselling dialogues
+For the dev set (the rules were tuned on it and the n-gram scorer trained on it), the held-out sets (test, round 6;
+holdout, round 7; the blind sets of rounds 8 and 9, written by people who never saw the screen) and any `--extra`
+labelled JSONL file in the same format, prints recall and precision overall and per category, the confusion counts
+(gold category x predicted category) and the misses and false alarms of the default screen (`SafetyConfig()`: the
+rules, with the scorer's second opinion on hits below `critical`, then the n-gram scorer when no rule fires). A
+summary table gives every set for the default screen, the rules alone, the scorer alone and the default screen
+without the second opinion. Then a false-alarm check on the bundled sample corpus (ordinary counselling dialogues
 written by someone else, no crisis among them): the user turns of its odd-numbered dialogues, never trained on,
 and of its even-numbered ones, which the scorer was trained on; and the throughput of
 `SafetyGuard.screen_message` in messages per second on one CPU core. Target: recall >= 0.95 at precision >= 0.9.
@@ -108,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     guard = SafetyGuard()
     load_s = time.perf_counter() - start
     rules = SafetyGuard(SafetyConfig(use_scorer=False))
+    no_second_opinion = SafetyGuard(SafetyConfig(scorer_second_opinion=False))
     scorer = guard.scorer
     print(
         f"default screen: {len(guard.message_rules.rules)} message rules, {len(guard.reply_rules.rules)} reply", end=""
@@ -122,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         ("test", "test (held out, round 6)"),
         ("holdout", "holdout (held out, round 7)"),
         ("blind", "blind (held out, written without seeing the rules)"),
+        ("blind2", "blind2 (held out, round 9, written from the policy alone)"),
     ] + [(path, f"extra: {path}") for path in args.extra]
     for split, name in splits:
         examples = load_crisis_eval(split)
@@ -132,15 +135,18 @@ def main(argv: list[str] | None = None) -> int:
         alone = evaluate_screen(rules, examples)
         row += [alone.recall, alone.precision]
         row += scorer_alone(scorer, examples) if scorer else [float("nan"), float("nan")]
+        without = evaluate_screen(no_second_opinion, examples)
+        row += [without.recall, without.precision]
         summary.append((split if split in SPLITS else Path(split).stem, len(examples), row))
     all_ok = all(meets_target(*row[:2]) for _, _, row in summary)
     print(f"\n== summary: recall / precision (target recall >= {TARGET_RECALL} at precision >= {TARGET_PRECISION}) ==")
     width = max(9, *(len(split) + 1 for split, _, _ in summary))
     print(
-        f"{'set':<{width}}{'n':>6}{'default screen':>17}{'rules alone':>17}{'scorer alone':>17}  default meets target"
+        f"{'set':<{width}}{'n':>6}{'default screen':>17}{'rules alone':>17}{'scorer alone':>17}"
+        f"{'no 2nd opinion':>17}  default meets target"
     )
     for split, n, row in summary:
-        cells = "".join(f"{row[i]:>9.3f} / {row[i + 1]:.3f}" for i in (0, 2, 4))
+        cells = "".join(f"{row[i]:>9.3f} / {row[i + 1]:.3f}" for i in (0, 2, 4, 6))
         print(f"{split:<{width}}{n:>6}{cells}  {'ok' if meets_target(*row[:2]) else 'MISS'}")
     print_corpus_check(guard, rules)
 

@@ -44,7 +44,7 @@ from soulchat.data.prompts import fit_prompt, split_rounds
 from soulchat.models.chatglm import ChatGLMTokenizer
 from soulchat.training.sampler import SoulChatLengthGroupedSampler
 from soulchat.training.tokenization import encode_chatglm, encode_chatglm_table
-from soulchat.training.workflow import TOKENIZED_FEATURES
+from soulchat.training.workflow import TOKENIZED_FEATURES, tokenization_fingerprint
 
 REFERENCE_TOKENIZER = Path(__file__).resolve().parents[2] / "shared/reference/chatglm6b/tokenizer/ice_text.model"
 SOURCE, TARGET, BATCH = 1536, 512, 8
@@ -128,14 +128,16 @@ def one_by_one_rows(samples: list[dict], ids: list[list[int]], tokenizer: ChatGL
 
 
 def mapped(dataset: datasets.Dataset, tokenizer: ChatGLMTokenizer, encode: Callable, num_proc: int | None) -> Callable:
-    """A call of `datasets.map(batched=True)` with `encode`, as the training workflow tokenizes (cache off)."""
+    """A call of `datasets.map(batched=True)` with `encode`, as the training workflow tokenizes (its cache key, the
+    cache off)."""
 
     def encode_batch(batch):
         return encode(batch["prompt"], batch["response"], tokenizer)
 
+    fingerprint = tokenization_fingerprint(dataset, tokenizer, "chatglm", {"encode": encode.__name__})
     return lambda: dataset.map(
         encode_batch, batched=True, batch_size=1000, num_proc=num_proc, remove_columns=dataset.column_names,
-        features=TOKENIZED_FEATURES, load_from_cache_file=False,
+        features=TOKENIZED_FEATURES, load_from_cache_file=False, new_fingerprint=fingerprint,
     )  # fmt: skip
 
 

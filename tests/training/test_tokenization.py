@@ -177,3 +177,23 @@ def test_tokenize_split_with_processes_matches_and_is_cached(glm_tokenizer, prep
     assert first["input_ids"] == expected["input_ids"] and first["labels"] == expected["labels"]
     again = tokenize_split(split, glm_tokenizer, config, prompt_format="chatglm")
     assert again.cache_files == first.cache_files  # the second run reads the cached result
+
+
+def test_tokenization_fingerprint_tracks_what_changes_the_ids(glm_tokenizer, prepared_corpus, tmp_path):
+    import datasets
+
+    from soulchat.training.tokenizer_training import train_chatglm_tokenizer
+    from soulchat.training.workflow import tokenization_fingerprint
+
+    split = datasets.load_dataset(str(prepared_corpus), "samples")["train"]
+    options = {"tokenizer": glm_tokenizer, "max_source_length": 96, "max_target_length": 32}
+    key = tokenization_fingerprint(split, glm_tokenizer, "chatglm", options)
+    assert key == tokenization_fingerprint(split, glm_tokenizer, "chatglm", dict(options))  # deterministic
+    other_tokenizer = train_chatglm_tokenizer(split["prompt"][:50], tmp_path / "other", vocab_size=300)
+    changed = [
+        tokenization_fingerprint(split.select(range(10)), glm_tokenizer, "chatglm", options),
+        tokenization_fingerprint(split, glm_tokenizer, "chatglm", {**options, "max_source_length": 95}),
+        tokenization_fingerprint(split, glm_tokenizer, "chat_template", options),
+        tokenization_fingerprint(split, other_tokenizer, "chatglm", options),
+    ]
+    assert len({key, *changed}) == 5

@@ -72,16 +72,15 @@ def _fit_prompts(
 
     The round costs that pick `fit_prompt`'s first candidate are estimated from the characters (`chars_per_id`, the
     batch's own ratio) instead of encoding every round; `fit_prompt` checks its candidates with real ids, so the result
-    is exact whatever the estimate. The three likely candidates of every row (the estimated suffix, one round more and
-    one less) are encoded in one call beforehand, so most renders are look-ups.
+    is exact whatever the estimate. The two candidates `fit_prompt` checks when the estimate is right (the estimated
+    suffix, and one round more, which must not fit) are encoded in one call beforehand, so most renders are look-ups;
+    a wrong estimate costs one more encode of that row.
     """
     costs = {row: [max(1, round(len(r) / chars_per_id)) for r in row_rounds] for row, row_rounds in rounds.items()}
     candidates = []
     for row, row_rounds in rounds.items():
         start = _estimated_start(costs[row], budget)
-        candidates += [
-            "".join(row_rounds[k:]) for k in {max(start - 1, 0), start, min(start + 1, len(row_rounds) - 1)}
-        ]
+        candidates += ["".join(row_rounds[k:]) for k in {max(start - 1, 0), start}]
     cache = {text: ids.tolist() for text, ids in zip(candidates, _encode_texts(tokenizer, candidates), strict=True)}
 
     def render(text: str) -> list[int]:

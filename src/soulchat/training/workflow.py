@@ -1,5 +1,6 @@
 """SoulChat supervised fine-tuning, start to end: data, tokenizer, model, trainer, checkpoints (a linear script)."""
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -7,9 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+from datasets.fingerprint import Hasher
 from transformers import TrainerCallback, set_seed
 
+from soulchat.data import prompts as prompts_module
 from soulchat.models.chatglm import ChatGLMTokenizer
+from soulchat.training import tokenization as tokenization_module
 from soulchat.training.collator import DataCollatorForSoulChat
 from soulchat.training.deepspeed import ensure_single_process_env
 from soulchat.training.model_loading import load_model, load_tokenizer, merge_and_save
@@ -65,13 +69,37 @@ def resolve_prompt_format(config: Any, tokenizer: Any) -> str:
     return "chatglm" if isinstance(tokenizer, ChatGLMTokenizer) else "chat_template"
 
 
+def _tokenizer_identity(tokenizer: Any) -> Any:
+    """What determines a tokenizer's ids: for ChatGLM its SentencePiece model, added tokens and text options (hashing
+    those bytes takes milliseconds, where `datasets` pickles the whole tokenizer object to hash it)."""
+    if isinstance(tokenizer, ChatGLMTokenizer):
+        model = hashlib.sha256(tokenizer.sp_model.serialized_model_proto()).hexdigest()
+        options = (tokenizer.num_image_tokens, tokenizer.remove_space, tokenizer.do_lower_case)
+        return type(tokenizer).__name__, model, options, sorted(tokenizer.added_tokens_encoder.items())
+    return Hasher.hash(tokenizer)
+
+
+def tokenization_fingerprint(dataset: datasets.Dataset, tokenizer: Any, prompt_format: str, options: dict) -> str:
+    """The cache key of a tokenised split: the split's fingerprint, the tokenizer, the layout and its options, the
+    output features, and the source of the modules that build the ids (so a code change never reads a stale cache).
+    """
+    hasher = Hasher()
+    for module in (tokenization_module, prompts_module):
+        hasher.update(Path(module.__file__).read_bytes())
+    options = {key: value for key, value in options.items() if key != "tokenizer"}
+    for part in (dataset._fingerprint, _tokenizer_identity(tokenizer), prompt_format, sorted(options.items())):
+        hasher.update(part)
+    hasher.update(TOKENIZED_FEATURES.to_dict())
+    return hasher.hexdigest()
+
+
 def tokenize_split(
     dataset: datasets.Dataset, tokenizer: Any, config: Any, *, prompt_format: str, limit: int | None = None
 ) -> datasets.Dataset:
     """Batched, cached tokenisation of one split into the columns of `TOKENIZED_COLUMNS`.
 
     `datasets.map(batched=True, num_proc=config.preprocessing_num_workers)`; the result is cached in the dataset's
-    cache folder under a fingerprint of the function and its arguments, so a second run skips it.
+    cache folder under [`tokenization_fingerprint`], so a second run skips it.
     """
     if limit is not None:
         dataset = dataset.select(range(min(limit, len(dataset))))
@@ -90,6 +118,7 @@ def tokenize_split(
 
     return dataset.map(
         encode_batch,
+        new_fingerprint=tokenization_fingerprint(dataset, tokenizer, prompt_format, kwargs),
         batched=True,
         batch_size=1000,
         features=TOKENIZED_FEATURES,
@@ -171,5 +200,6 @@ __all__ = [
     "load_samples",
     "resolve_prompt_format",
     "run_training",
+    "tokenization_fingerprint",
     "tokenize_split",
 ]

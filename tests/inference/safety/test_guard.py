@@ -3,6 +3,7 @@ import logging
 import pytest
 
 from soulchat.inference.safety import AI_DISCLAIMER, SAFE_REPLY, SafetyConfig, SafetyGuard
+from soulchat.inference.safety.normalization import normalize_text
 from soulchat.inference.safety.responses import DEFAULT_CRISIS_REPLIES, crisis_reply
 
 LOGGER = "soulchat.inference.safety.guard"
@@ -237,3 +238,47 @@ def test_config_round_trips_through_a_mapping():
     assert SafetyConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ValueError, match="unknown safety config keys"):
         SafetyConfig.from_dict({"enable": False})
+
+
+def _second_opinion_guard(tmp_path, **config):
+    from soulchat.inference.safety.rules import MESSAGE_CATEGORIES
+    from soulchat.inference.safety.scorer import NgramScorer
+
+    scorer = NgramScorer(
+        orders=(1, 2),
+        threshold=0.5,
+        bias=-1.0,  # 0.27 for a message without the weighted n-grams
+        weights={"想死": 3.0, "走出来": -3.0},
+        categories=MESSAGE_CATEGORIES,
+        category_bias=(0.0, 0.0, 0.0, 0.0),
+        category_weights={},
+        overrule_below=0.3,
+    )
+    path = tmp_path / "scorer.json"
+    scorer.to_file(path)
+    return SafetyGuard(SafetyConfig(scorer_weights=str(path), **config))
+
+
+def test_second_opinion_voids_only_non_critical_hits_the_scorer_finds_unlikely(tmp_path, caplog):
+    guard = _second_opinion_guard(tmp_path)
+    high = "我不想活了"  # suicide.not_want_to_live (high); the tiny scorer: 0.27
+    assert guard.message_rules.match(normalize_text(high))[0].severity == "high"
+    with caplog.at_level(logging.INFO, logger="soulchat.inference.safety.guard"):
+        assert not guard.screen_message(high, conversation_id="c9").flagged
+    assert "overruled" in caplog.text and "c9" in caplog.text and high not in caplog.text
+    assert guard.screen_message("我不想活了，真的想死").flagged  # the scorer agrees: 0.88
+    critical = "我把药都攒起来了"  # a critical hit stands whatever the scorer says
+    assert guard.message_rules.match(normalize_text(critical))[0].severity == "critical"
+    assert guard.screen_message(critical).flagged
+    assert _second_opinion_guard(tmp_path, scorer_second_opinion=False).screen_message(high).flagged
+    assert _second_opinion_guard(tmp_path, use_scorer=False).screen_message(high).flagged
+
+
+def test_a_relapse_after_a_recovered_story_is_critical():
+    guard = SafetyGuard()
+    recovered = "三年前我试过自杀，现在已经走出来了"
+    assert not guard.screen_message(recovered).flagged
+    relapse = guard.screen_message(recovered + "，可是这几天又想死了")
+    assert relapse.flagged and relapse.rule_id == "suicide.relapse" and relapse.severity == "critical"
+    assert guard.screen_message("那种念头又回来了").rule_id == "suicide.relapse"
+    assert not guard.screen_message("好久不见，又想死你了").flagged

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import numpy as np
@@ -7,18 +8,21 @@ from soulchat.inference.safety import SCORER_RULE_ID, SafetyConfig, SafetyGuard,
 from soulchat.inference.safety.normalization import normalize_text
 from soulchat.inference.safety.rules import MESSAGE_CATEGORIES
 from soulchat.inference.safety.scorer import FORMAT, NgramScorer, char_ngrams, default_scorer, segments
-from soulchat.inference.safety.scorer_data import bury, corpus_user_turns, load_contexts, training_texts
+from soulchat.inference.safety.scorer_data import bury, corpus_user_turns, load_contexts, load_written, training_texts
 from soulchat.inference.safety.train_scorer import (
     SparseRows,
     build_vocabulary,
+    choose_overrule,
     choose_threshold,
     featurize,
     fit_logistic,
     fit_scorer,
+    screen_decisions,
     train,
 )
 
 RULES_ONLY = SafetyConfig(use_scorer=False)
+HELD_OUT = ("test", "holdout", "blind", "blind2")
 
 # Crisis messages no rule catches and the scorer does: two quoted round-6 misses (eval/README.md), and a
 # development message buried in an ordinary account, the typical miss of a whole-message model.
@@ -117,7 +121,7 @@ def test_wrong_weights_file_is_rejected(tmp_path):
 def test_shipped_weights():
     scorer = default_scorer()
     assert scorer.orders == (1, 2, 3, 4) and scorer.pooling == "max"
-    assert 0.5 <= scorer.threshold < 0.9
+    assert 0.5 <= scorer.threshold < 0.9 and 0.0 < scorer.overrule_below < 0.5
     assert scorer.categories == MESSAGE_CATEGORIES
     assert len(scorer.weights) > 10_000
     assert scorer.probability("我不想活了") > 0.9 > 0.1 > scorer.probability("今天天气很好")
@@ -152,6 +156,24 @@ def test_choose_threshold():
     assert choose_threshold(dev_probs, dev_labels, np.array([0.85, 0.1])) == 0.86
 
 
+def test_overrule_weights_round_trip_and_are_checked(tmp_path):
+    scorer = dataclasses.replace(tiny_scorer(), overrule_below=0.2)
+    scorer.to_file(tmp_path / "s.json")
+    assert NgramScorer.from_file(tmp_path / "s.json").overrule_below == 0.2
+    with pytest.raises(ValueError, match="overrule_below"):
+        dataclasses.replace(tiny_scorer(), overrule_below=0.99)
+
+
+def test_choose_overrule_keeps_recall():
+    probs, labels = np.array([0.01, 0.12, 0.9, 0.04]), np.array([0, 1, 1, 0])
+    fired, critical = np.array([True, True, False, True]), np.array([False, False, False, True])
+    # 0.15 would void the crisis rule hit scored 0.12; the critical hit at 0.04 always stands.
+    assert choose_overrule(probs, labels, fired, critical, threshold=0.8) == 0.1
+    flagged = screen_decisions(probs, fired, critical, 0.8, 0.1)
+    assert flagged.tolist() == [False, True, True, True]
+    assert choose_overrule(probs, labels, fired, critical, threshold=0.05) == 0.02  # bars stay under the threshold
+
+
 def test_training_is_deterministic(tmp_path):
     texts = training_texts()
     dev = [t for t in texts if t.source == "dev"]
@@ -175,8 +197,16 @@ def test_training_data_is_fixed_and_keeps_the_held_out_sets_out():
     assert len(train_turns) > 150 and len(check_turns) > 150 and not train_turns & check_turns
     trained = {t.text for t in texts}
     assert not trained & check_turns
-    held_out = {e.text for split in ("test", "holdout") for e in load_crisis_eval(split)}
-    assert not trained & held_out
+    trained_normalized = {normalize_text(t) for t in trained}
+    for split in HELD_OUT:
+        held_out = {normalize_text(e.text) for e in load_crisis_eval(split)}
+        # The blind sets were written independently; one line of each happens to be word for word in the dev set.
+        assert trained_normalized & held_out <= {normalize_text("今天跑了十公里，累死我了"), "我想自杀"}
+    # The round-9 written messages are trained on, with their labels, and as the threshold's labelled messages.
+    written = load_written()
+    assert len(written) == 3497 and {(t.text, t.label) for t in texts if t.source == "written"} == {
+        (e.text, e.label) for e in written
+    }
     # Every crisis development message is also trained on inside context, with its label.
     dev_positives = {t.text for t in texts if t.source == "dev" and t.label}
     buried = [t for t in texts if t.source == "dev_augmented" and t.label]
@@ -210,8 +240,8 @@ def test_scorer_catches_what_the_rules_miss(text):
 
 def test_scorer_never_overrules_an_explicit_denial():
     text = "我从来没想过伤害自己"
-    guard = SafetyGuard()
-    assert guard.scorer(text).flagged  # the n-grams alone look like self-harm
+    guard = SafetyGuard(SafetyConfig(scorer_threshold=0.5))
+    assert guard.scorer(text, threshold=0.5).flagged  # at this threshold the n-grams alone look like self-harm
     assert guard.message_rules.denied(normalize_text(text))
     assert not guard.screen_message(text).flagged
     assert not guard.message_rules.denied(normalize_text("我想伤害自己"))

@@ -35,6 +35,11 @@ class SafetyConfig:
             Probability from which the scorer flags a message; defaults to the one stored with its weights.
         scorer_weights (`str`, *optional*):
             Another weights file written by `train_scorer.py`; defaults to the shipped one.
+        scorer_second_opinion (`bool`, *optional*, defaults to `True`):
+            With the scorer on, a rule hit below severity `critical` stands only when the scorer's probability
+            reaches the `overrule_below` stored with its weights (chosen by cross-validation so that it drops many
+            of the rules' false alarms, such as recovered stories, and almost no crisis). `critical` hits always
+            stand.
         crisis_reply (`str`, *optional*):
             Replaces the shipped crisis replies (all categories). Keep crisis resources in it.
         safe_reply (`str`, *optional*):
@@ -61,6 +66,9 @@ class SafetyConfig:
     use_scorer: bool = field(default=True, metadata={"help": "Also ask the n-gram scorer when no rule fires."})
     scorer_threshold: float | None = field(default=None, metadata={"help": "Scorer threshold in (0, 1)."})
     scorer_weights: str | None = field(default=None, metadata={"help": "Custom scorer weights file."})
+    scorer_second_opinion: bool = field(
+        default=True, metadata={"help": "Let the scorer overrule non-critical rule hits it finds very unlikely."}
+    )
     crisis_reply: str | None = field(default=None, metadata={"help": "Custom reply to a flagged message."})
     safe_reply: str | None = field(default=None, metadata={"help": "Custom reply replacing a blocked reply."})
     disclaimer: str | None = field(default=None, metadata={"help": "Custom AI disclaimer text."})

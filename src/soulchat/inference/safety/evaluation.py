@@ -1,9 +1,10 @@
 """The labelled crisis evaluation sets and the one implementation of their metrics.
 
-Four JSONL files ship in `eval/`, written by the project (see `eval/README.md` for the labelling policy):
-`crisis_dev.jsonl`, which the rules were tuned on, and three held-out sets, `crisis_test.jsonl` (round 6),
-`crisis_holdout.jsonl` (round 7, written before the round-7 rules) and `crisis_blind.jsonl` (written by someone who
-never saw the rules or the other sets, scored once by the lead). Each line is
+Five JSONL files ship in `eval/`, written by the project (see `eval/README.md` for the labelling policy):
+`crisis_dev.jsonl`, which the rules were tuned on, and four held-out sets, `crisis_test.jsonl` (round 6),
+`crisis_holdout.jsonl` (round 7, written before the round-7 rules), `crisis_blind.jsonl` (round 8) and
+`crisis_blind2.jsonl` (round 9), both written by someone who never saw the screen and scored once before any change
+of their round. Each line is
 `{"text": ..., "label": 0 or 1, "category": "suicide" | "self_harm" | "harm_others" | "abuse" | "none",
 "kind": ...}`. The benchmark and the tests both score the screen with `evaluate_screen`.
 """
@@ -17,7 +18,7 @@ from soulchat.inference.safety.guard import SafetyGuard
 from soulchat.inference.safety.rules import MESSAGE_CATEGORIES
 
 EVAL_DIR = Path(__file__).parent / "eval"
-SPLITS: tuple[str, ...] = ("dev", "test", "holdout", "blind")
+SPLITS: tuple[str, ...] = ("dev", "test", "holdout", "blind", "blind2")
 NONE = "none"
 
 
@@ -47,10 +48,10 @@ class CrisisExample:
 
 
 def load_crisis_eval(split: str = "test") -> list[CrisisExample]:
-    """Load a shipped evaluation split (`dev`, `test`, `holdout` or `blind`) or any JSONL file in the same format.
+    """Load a shipped evaluation split (`dev`, `test`, `holdout`, `blind`, `blind2`) or any JSONL file in that format.
 
     Args:
-        split (`str`, *optional*, defaults to `"test"`): `dev`, `test`, `holdout`, `blind`, or a path to a JSONL file.
+        split (`str`, *optional*, defaults to `"test"`): A name of `SPLITS`, or a path to a JSONL file.
 
     Returns:
         `list[CrisisExample]`: The examples, in file order.

@@ -5,6 +5,8 @@ Per turn, the engine:
 1. calls `guard.screen_message(text, conversation_id=...)`; when the result is `flagged`, it sends
    `result.reply` (the fixed crisis reply) and does not generate. The message is flagged when a rule fires or,
    when none does, when the learned n-gram scorer reaches its threshold (`SafetyConfig.use_scorer`, on by default);
+   the scorer also gives a second opinion on rule hits below severity `critical`, voiding those it finds very
+   unlikely to be a crisis (`SafetyConfig.scorer_second_opinion`; the bar is chosen by cross-validation);
 2. otherwise generates, then calls `guard.screen_reply(reply, conversation_id=...)` and sends `result.reply`
    (the generated reply, or the safe reply when it was blocked). Screening takes microseconds, so a streaming
    engine can screen the growing text at each chunk and stop as soon as it is blocked;
@@ -133,6 +135,13 @@ class SafetyGuard:
             return ScreenResult(flagged=False)
         normalized = normalize_text(text)
         matches = tuple(self.message_rules.match(normalized))
+        if matches and self._overruled(matches, normalized):
+            logger.info(
+                "safety: rule hit overruled by the scorer conversation=%s rule=%s",
+                conversation_id or "-",
+                matches[0].rule_id,
+            )
+            return ScreenResult(flagged=False)
         if not matches and self.scorer is not None:
             verdict = self.scorer(text, threshold=self.config.scorer_threshold)
             # Second tier: the scorer cannot read negation, so it never overrules an explicit denial the rules
@@ -144,6 +153,16 @@ class SafetyGuard:
         result = ScreenResult(flagged=True, matches=matches, reply=self.crisis_reply(matches[0].category))
         self._log("crisis message", result, conversation_id)
         return result
+
+    def _overruled(self, matches: tuple[RuleMatch, ...], normalized: str) -> bool:
+        """Whether the scorer's second opinion voids these rule hits: none is `critical` and its probability is
+        under the `overrule_below` stored with its weights."""
+        scorer = self.scorer
+        if scorer is None or not self.config.scorer_second_opinion or scorer.overrule_below <= 0.0:
+            return False
+        if any(match.severity == "critical" for match in matches):
+            return False
+        return scorer.probability(normalized) < scorer.overrule_below
 
     def screen_reply(self, reply: str, *, conversation_id: str | None = None) -> ScreenResult:
         """Screen a generated reply for self-harm method or means content.

@@ -96,6 +96,9 @@ class NgramScorer:
         category_weights (`dict[str, tuple[float, ...]]`): Category model weights of each n-gram, one per class.
         pooling (`str`, *optional*, defaults to `"max"`): `message` scores the whole message; `max` takes the
             highest score of the message and each of its sentences.
+        overrule_below (`float`, *optional*, defaults to 0.0): A rule hit below severity `critical` stands only when
+            the probability is at least this (the guard's second opinion; 0 keeps every rule hit). Chosen by
+            cross-validation in `train_scorer.py`.
     """
 
     orders: tuple[int, ...]
@@ -106,12 +109,15 @@ class NgramScorer:
     category_bias: tuple[float, ...]
     category_weights: dict[str, tuple[float, ...]]
     pooling: str = "max"
+    overrule_below: float = 0.0
 
     def __post_init__(self):
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"threshold must be in (0, 1), got {self.threshold!r}")
+        if not 0.0 <= self.overrule_below < self.threshold:
+            raise ValueError(f"overrule_below must be in [0, threshold), got {self.overrule_below!r}")
         if len(self.category_bias) != len(self.categories) or any(
             len(w) != len(self.categories) for w in self.category_weights.values()
         ):
@@ -133,6 +139,7 @@ class NgramScorer:
                 category_bias=tuple(float(b) for b in data["category_model"]["bias"]),
                 category_weights={g: tuple(w) for g, w in data["category_model"]["weights"].items()},
                 pooling=data["pooling"],
+                overrule_below=float(data.get("overrule_below", 0.0)),
             )
         except ValueError as error:
             raise ValueError(f"{path}: {error}") from error
@@ -145,6 +152,7 @@ class NgramScorer:
             "orders": list(self.orders),
             "pooling": self.pooling,
             "threshold": self.threshold,
+            "overrule_below": self.overrule_below,
             "detector": {"bias": self.bias, "weights": dict(sorted(self.weights.items()))},
             "categories": list(self.categories),
             "category_model": {

@@ -4,9 +4,10 @@ the same messages buried in longer everyday context.
 Everything here is deterministic (a seeded generator, fixed halves), so `train_scorer.py` writes the same weights
 from the same files. Only project-written material is used: `eval/crisis_dev.jsonl`, `train_data/negatives.jsonl`
 (long ordinary counselling messages, many with crisis words in everyday use), `train_data/contexts.txt` (everyday
-clauses) and the user turns of the *training half* of the bundled sample corpus (its even-numbered dialogues). The
-odd-numbered dialogues are never trained on: they measure the false-alarm rate. `eval/crisis_test.jsonl` and
-`eval/crisis_holdout.jsonl` are never read.
+clauses), `train_data/written_*.jsonl` (labelled messages written for training by writers who never saw an
+evaluation set) and the user turns of the *training half* of the bundled sample corpus (its even-numbered dialogues). The
+odd-numbered dialogues are never trained on: they measure the false-alarm rate. The held-out sets
+(`eval/crisis_test.jsonl`, `crisis_holdout.jsonl`, `crisis_blind.jsonl`, `crisis_blind2.jsonl`) are never read.
 """
 
 import json
@@ -21,6 +22,8 @@ from soulchat.inference.safety.scorer import split_sentences
 
 TRAIN_DATA_DIR = Path(__file__).parent / "train_data"
 NEGATIVES_PATH = TRAIN_DATA_DIR / "negatives.jsonl"
+# Labelled messages written for training only (round 9 on), crisis and not, in the evaluation-set format.
+WRITTEN_GLOB = "written_*.jsonl"
 CONTEXTS_PATH = TRAIN_DATA_DIR / "contexts.txt"
 SEED = 20261125
 # A crisis sentence said in passing inside a long message is the common miss, so each crisis message is also
@@ -40,7 +43,8 @@ class TrainingText:
         category (`str`): The crisis category, or `none`.
         group (`int`): Texts with the same group (a message and its augmented copies, the turns of one dialogue)
             always fall in the same cross-validation fold.
-        source (`str`): `dev`, `dev_augmented`, `negatives`, `negatives_augmented` or `corpus`.
+        source (`str`): `dev`, `written`, `negatives`, `corpus` or `corpus_replies`, or one of the first three with
+            `_augmented`.
     """
 
     text: str
@@ -84,8 +88,16 @@ def bury(text: str, contexts: list[str], rng: np.random.Generator) -> str:
     return joined + "。"
 
 
+def load_written() -> list[CrisisExample]:
+    """The labelled messages of `train_data/written_*.jsonl`, files in name order."""
+    return [e for path in sorted(TRAIN_DATA_DIR.glob(WRITTEN_GLOB)) for e in load_crisis_eval(str(path))]
+
+
 def training_texts(
-    *, examples: list[CrisisExample] | None = None, negatives: list[CrisisExample] | None = None
+    *,
+    examples: list[CrisisExample] | None = None,
+    negatives: list[CrisisExample] | None = None,
+    written: list[CrisisExample] | None = None,
 ) -> list[TrainingText]:
     """All training texts, in a fixed order.
 
@@ -93,16 +105,21 @@ def training_texts(
         examples (`list[CrisisExample]`, *optional*): Labelled messages; defaults to the development set.
         negatives (`list[CrisisExample]`, *optional*): Written ordinary messages; defaults to
             `train_data/negatives.jsonl`.
+        written (`list[CrisisExample]`, *optional*): Labelled messages written for training; defaults to
+            `train_data/written_*.jsonl` ([`load_written`]). Pass `[]` for none.
 
     Returns:
-        `list[TrainingText]`: The labelled messages, the written negatives, the training-half corpus turns, then
-        the augmented copies of the labelled messages and written negatives.
+        `list[TrainingText]`: The labelled messages (development set, then written), the written negatives, the
+        training-half corpus turns, then the augmented copies of the labelled messages and written negatives.
     """
     examples = load_crisis_eval("dev") if examples is None else examples
     negatives = load_crisis_eval(str(NEGATIVES_PATH)) if negatives is None else negatives
+    written = load_written() if written is None else written
     dialogues = corpus_user_turns("train")
     contexts = load_contexts() + [s for turns in dialogues for t in turns for s in split_sentences(t)]
-    texts = [TrainingText(e.text, e.label, e.category, i, "dev") for i, e in enumerate(examples)]
+    labelled = [(e, "dev") for e in examples] + [(e, "written") for e in written]
+    texts = [TrainingText(e.text, e.label, e.category, i, source) for i, (e, source) in enumerate(labelled)]
+    examples = [e for e, _ in labelled]
     offset = len(examples)
     texts += [TrainingText(e.text, 0, "none", offset + i, "negatives") for i, e in enumerate(negatives)]
     offset += len(negatives)
@@ -113,12 +130,12 @@ def training_texts(
         TrainingText(t, 0, "none", offset + d, "corpus_replies") for d, turns in enumerate(replies) for t in turns
     ]
     rng = np.random.default_rng(SEED)
-    for source, originals in (("dev", examples), ("negatives", negatives)):
-        first_group = 0 if source == "dev" else len(examples)
-        for i, e in enumerate(originals):
-            for _ in range(POSITIVE_COPIES if e.label else NEGATIVE_COPIES):
-                augmented = bury(e.text, contexts, rng)
-                texts.append(TrainingText(augmented, e.label, e.category, first_group + i, f"{source}_augmented"))
+    originals = [(i, e, source) for i, (e, source) in enumerate(labelled)]
+    originals += [(len(examples) + i, e, "negatives") for i, e in enumerate(negatives)]
+    for group, e, source in originals:
+        for _ in range(POSITIVE_COPIES if e.label else NEGATIVE_COPIES):
+            augmented = bury(e.text, contexts, rng)
+            texts.append(TrainingText(augmented, e.label, e.category, group, f"{source}_augmented"))
     return texts
 
 
@@ -129,5 +146,6 @@ __all__ = [
     "bury",
     "corpus_user_turns",
     "load_contexts",
+    "load_written",
     "training_texts",
 ]

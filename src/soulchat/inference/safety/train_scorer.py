@@ -10,10 +10,13 @@ sampling), so the same files give the same weights byte for byte.
 The decision threshold is chosen by grouped K-fold cross-validation on the training texts, never on held-out data:
 a message and its augmented copies, and the turns of one dialogue, share a fold. The threshold is the lowest one at
 which the scorer alone keeps a cross-validated precision of `PRECISION_FLOOR` on the development set and flags at
-most `FALSE_ALARM_CEILING` of the training-half corpus turns it did not train on.
+most `FALSE_ALARM_CEILING` of the training-half corpus turns it did not train on. The second opinion on rule hits
+(`overrule_below`) comes from the same cross-validation: the highest bar of `OVERRULE_GRID` that costs the whole
+screen at most `OVERRULE_RECALL_LOSS` of recall on the labelled messages.
 """
 
 import argparse
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from soulchat.inference.safety.normalization import normalize_text
-from soulchat.inference.safety.rules import MESSAGE_CATEGORIES
+from soulchat.inference.safety.rules import MESSAGE_CATEGORIES, RuleSet, default_rule_files
 from soulchat.inference.safety.scorer import WEIGHTS_PATH, NgramScorer, char_ngrams, split_sentences
 from soulchat.inference.safety.scorer_data import TrainingText, training_texts
 
@@ -36,6 +39,12 @@ PRECISION_FLOOR, FALSE_ALARM_CEILING = 0.92, 0.01
 # the reply, so it is pruned harder).
 PRUNE_BELOW, CATEGORY_PRUNE_BELOW = 5e-3, 2e-2
 DECIMALS = 4
+# The second opinion (`NgramScorer.overrule_below`): the highest bar on this grid whose cross-validated recall of
+# the whole screen (rules, then the scorer) on the labelled messages is at most this much below no second opinion.
+OVERRULE_GRID = (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
+OVERRULE_RECALL_LOSS = 0.005
+# The original labelled messages (not their augmented copies) on which cross-validation picks the threshold.
+LABELLED_SOURCES = ("dev", "written")
 
 
 @dataclass(frozen=True)
@@ -188,7 +197,8 @@ def fit_scorer(texts: list[TrainingText], *, threshold: float = 0.5, categories:
 
 
 def cross_validate(texts: list[TrainingText], folds: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Out-of-fold crisis probabilities of the development messages and of the training-half corpus turns.
+    """Out-of-fold crisis probabilities of the labelled messages (development set and written training messages)
+    and of the training-half corpus turns.
 
     Fold `i` holds the texts whose `group % folds == i`; a model trained on the other folds scores the original
     development messages and the corpus turns of fold `i`.
@@ -197,7 +207,7 @@ def cross_validate(texts: list[TrainingText], folds: int) -> tuple[np.ndarray, n
         `tuple[np.ndarray, np.ndarray, np.ndarray]`: Probabilities of the development messages, their labels, and
         the probabilities of the corpus turns.
     """
-    dev = [t for t in texts if t.source == "dev"]
+    dev = [t for t in texts if t.source in LABELLED_SOURCES]
     corpus = [t for t in texts if t.source == "corpus"]
     dev_probs, corpus_probs = np.zeros(len(dev)), np.zeros(len(corpus))
     for fold in range(folds):
@@ -229,6 +239,49 @@ def choose_threshold(dev_probs: np.ndarray, dev_labels: np.ndarray, corpus_probs
     return 0.95
 
 
+def rule_hits(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Whether the shipped message rules fire on each text, and whether one of the hits is `critical`."""
+    rules = RuleSet.from_files(default_rule_files(), target="message")
+    matches = [rules.match(normalize_text(text)) for text in texts]
+    fired = np.array([bool(m) for m in matches])
+    critical = np.array([any(hit.severity == "critical" for hit in m) for m in matches])
+    return fired, critical
+
+
+def screen_decisions(
+    probs: np.ndarray, fired: np.ndarray, critical: np.ndarray, threshold: float, overrule_below: float
+) -> np.ndarray:
+    """The screen's decision per text: a rule hit that stands (critical, or the scorer not under the bar), else
+    the scorer at `threshold`."""
+    standing = fired & (critical | (probs >= overrule_below))
+    return standing | (~fired & (probs >= threshold))
+
+
+def choose_overrule(
+    probs: np.ndarray, labels: np.ndarray, fired: np.ndarray, critical: np.ndarray, threshold: float
+) -> float:
+    """The highest bar of `OVERRULE_GRID` costing at most `OVERRULE_RECALL_LOSS` of recall (0.0 when none does).
+
+    Example:
+
+    ```python
+    >>> probs, labels = np.array([0.01, 0.12, 0.9]), np.array([0, 1, 1])
+    >>> choose_overrule(probs, labels, np.array([True, True, False]), np.array([False] * 3), threshold=0.8)
+    0.1
+    ```
+    """
+
+    def recall(bar: float) -> float:
+        flagged = screen_decisions(probs, fired, critical, threshold, bar)
+        return (flagged & (labels == 1)).sum() / max(labels.sum(), 1)
+
+    base, chosen = recall(0.0), 0.0
+    for bar in OVERRULE_GRID:
+        if bar < threshold and base - recall(bar) <= OVERRULE_RECALL_LOSS:
+            chosen = bar
+    return chosen
+
+
 def train(*, output: Path = WEIGHTS_PATH, folds: int = 5, texts: list[TrainingText] | None = None) -> NgramScorer:
     """Choose the threshold by cross-validation, train on all texts and write the weights file.
 
@@ -241,16 +294,28 @@ def train(*, output: Path = WEIGHTS_PATH, folds: int = 5, texts: list[TrainingTe
         `NgramScorer`: The scorer written.
     """
     texts = training_texts() if texts is None else texts
-    threshold, metadata = 0.5, {}
+    threshold, overrule_below, metadata = 0.5, 0.0, {}
     if folds:
         dev_probs, dev_labels, corpus_probs = cross_validate(texts, folds)
         threshold = choose_threshold(dev_probs, dev_labels, corpus_probs)
+        fired, critical = rule_hits([t.text for t in texts if t.source in LABELLED_SOURCES])
+        overrule_below = choose_overrule(dev_probs, dev_labels, fired, critical, threshold)
         flagged = dev_probs >= threshold
         recall = float((flagged & (dev_labels == 1)).sum() / max(dev_labels.sum(), 1))
         precision = float((flagged & (dev_labels == 1)).sum() / max(flagged.sum(), 1))
         false_alarms = float((corpus_probs >= threshold).mean()) if len(corpus_probs) else 0.0
         metadata = {"cv": {"folds": folds, "recall": round(recall, 4), "precision": round(precision, 4)}}
         metadata["cv"]["corpus_false_alarm_rate"] = round(false_alarms, 4)
+        for name, bar in (("screen", overrule_below), ("screen_without_second_opinion", 0.0)):
+            flagged = screen_decisions(dev_probs, fired, critical, threshold, bar)
+            true = int((flagged & (dev_labels == 1)).sum())
+            metadata["cv"][name] = {
+                "recall": round(true / max(int(dev_labels.sum()), 1), 4),
+                "precision": round(true / max(int(flagged.sum()), 1), 4),
+            }
+        logger.info(
+            "second opinion: rule hits below critical stand from probability %.2f; %s", overrule_below, metadata["cv"]
+        )
         logger.info(
             "%d-fold CV, scorer alone at threshold %.2f: dev recall %.3f precision %.3f, corpus false alarms %.1f%%",
             folds,
@@ -259,7 +324,7 @@ def train(*, output: Path = WEIGHTS_PATH, folds: int = 5, texts: list[TrainingTe
             precision,
             100 * false_alarms,
         )
-    scorer = fit_scorer(texts, threshold=threshold)
+    scorer = dataclasses.replace(fit_scorer(texts, threshold=threshold), overrule_below=overrule_below)
     scorer.to_file(output, trained_on=sorted({t.source for t in texts}), texts=len(texts), **metadata)
     logger.info(
         "wrote %s (%d detector n-grams, %d category n-grams)",
