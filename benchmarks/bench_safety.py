@@ -1,14 +1,14 @@
 """Benchmark the crisis screen of the safety layer on the project's labelled evaluation sets.
 
 For the dev set (the rules were tuned on it and the n-gram scorer trained on it), the held-out sets (test, round 6;
-holdout, round 7; the blind sets of rounds 8 and 9, written by people who never saw the screen) and any `--extra`
+holdout, round 7; the blind sets of rounds 8 to 11, written by people who never saw the screen) and any `--extra`
 labelled JSONL file in the same format, prints recall and precision overall and per category, the confusion counts
 (gold category x predicted category) and the misses and false alarms of the default screen (`SafetyConfig()`: the
 rules, with the scorer's second opinion on hits below `critical`, then the n-gram scorer when no rule fires). A
 summary table gives every set for the default screen, the rules alone, the scorer alone and the default screen
-without the second opinion. Then a false-alarm check on the bundled sample corpus (ordinary counselling dialogues
-written by someone else, no crisis among them): the user turns of its odd-numbered dialogues, never trained on,
-and of its even-numbered ones, which the scorer was trained on; and the throughput of
+without the second opinion. Then the false alarms on ordinary counselling messages: the held-out
+`eval/ordinary_check.jsonl` (434, round 11) and the user turns of the bundled sample corpus (its odd-numbered
+dialogues, never trained on, and its even-numbered ones, which the scorer was trained on); and the throughput of
 `SafetyGuard.screen_message` in messages per second on one CPU core. Target: recall >= 0.95 at precision >= 0.9.
 
     python benchmarks/bench_safety.py [--repeat 20] [--no-errors] [--extra PATH.jsonl ...]
@@ -22,12 +22,13 @@ import time
 from pathlib import Path
 
 from soulchat.inference.safety import SafetyConfig, SafetyGuard, evaluate_screen, load_crisis_eval
-from soulchat.inference.safety.evaluation import NONE, SPLITS, CrisisEvaluation, CrisisExample
+from soulchat.inference.safety.evaluation import EVAL_DIR, NONE, SPLITS, CrisisEvaluation, CrisisExample
 from soulchat.inference.safety.rules import MESSAGE_CATEGORIES
 from soulchat.inference.safety.scorer import NgramScorer
 from soulchat.inference.safety.scorer_data import corpus_user_turns
 
 TARGET_RECALL, TARGET_PRECISION = 0.95, 0.9
+ORDINARY_CHECK = EVAL_DIR / "ordinary_check.jsonl"
 LABELS = (*MESSAGE_CATEGORIES, NONE)
 
 
@@ -72,12 +73,18 @@ def scorer_alone(scorer: NgramScorer, examples: list[CrisisExample]) -> tuple[fl
 
 def print_corpus_check(default: SafetyGuard, rules: SafetyGuard) -> None:
     """False alarms on the user turns of the bundled sample corpus, whose dialogues hold no crisis."""
-    print("\n== false alarms on the bundled sample corpus (ordinary counselling, no crisis) ==")
-    for half, note in (("check", "odd dialogues, never trained on"), ("train", "even dialogues, scorer trained on")):
-        users = [t for turns in corpus_user_turns(half) for t in turns]
+    print("\n== false alarms on ordinary counselling messages (no crisis) ==")
+    ordinary = [e.text for e in load_crisis_eval(str(ORDINARY_CHECK))]
+    sets = [("held-out ordinary_check.jsonl (round 11)", ordinary)]
+    for half, note in (
+        ("check", "corpus, odd dialogues, never trained on"),
+        ("train", "corpus, even dialogues, trained"),
+    ):
+        sets.append((note, [t for turns in corpus_user_turns(half) for t in turns]))
+    for note, users in sets:
         for name, guard in (("default screen", default), ("rules alone", rules)):
             flagged = sum(guard.screen_message(t).flagged for t in users)
-            print(f"user turns, {note:<34} {name:<15}{flagged:>4} / {len(users)}  ({flagged / len(users):.1%})")
+            print(f"{note:<42} {name:<15}{flagged:>4} / {len(users)}  ({flagged / len(users):.1%})")
     replies = [t for half in ("check", "train") for turns in corpus_user_turns(half, role="assistant") for t in turns]
     blocked = sum(default.screen_reply(t).flagged for t in replies)
     print(f"replies blocked by the reply screen: {blocked} / {len(replies)}")
@@ -125,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         ("holdout", "holdout (held out, round 7)"),
         ("blind", "blind (held out, written without seeing the rules)"),
         ("blind2", "blind2 (held out, round 9, written from the policy alone)"),
+        ("blind3", "blind3 (held out, round 10, written from the policy alone)"),
+        ("blind4", "blind4 (held out, round 11, written from the policy alone)"),
     ] + [(path, f"extra: {path}") for path in args.extra]
     for split, name in splits:
         examples = load_crisis_eval(split)

@@ -3,7 +3,7 @@ from collections import Counter
 import pytest
 
 from soulchat.inference.safety import SafetyConfig, SafetyGuard, evaluate_screen, load_crisis_eval
-from soulchat.inference.safety.evaluation import SPLITS, CrisisEvaluation, CrisisExample
+from soulchat.inference.safety.evaluation import EVAL_DIR, SPLITS, CrisisEvaluation, CrisisExample
 from soulchat.inference.safety.rules import MESSAGE_CATEGORIES
 
 TARGET_RECALL, TARGET_PRECISION = 0.95, 0.9
@@ -57,6 +57,18 @@ def test_holdout_set_is_well_formed_and_disjoint():
             {"hard_negative": 87, "everyday": 56, "recovered": 20},
             {"我想自杀"},
         ),
+        (
+            "blind3",
+            {"none": 162, "suicide": 63, "abuse": 41, "self_harm": 37, "harm_others": 35},
+            {"hard_negative": 87, "everyday": 55, "recovered": 20},
+            {"我想自杀", "笑死我了", "撑死我了，年夜饭吃了三碗饭", "热死了热死了，宿舍空调又坏了"},
+        ),
+        (
+            "blind4",
+            {"none": 160, "suicide": 55, "abuse": 35, "self_harm": 35, "harm_others": 35},
+            {"hard_negative": 85, "everyday": 55, "recovered": 20},
+            {"我想自杀", "气死我了，快递又被人拿错了", "最近总是莫名其妙想哭，看个广告都能哭"},
+        ),
     ],
 )
 def test_blind_sets_are_well_formed_and_independent_of_the_earlier_sets(split, categories, negative_kinds, shared):
@@ -79,35 +91,42 @@ def test_rules_meet_the_target_on_the_dev_set(guard):
 @pytest.mark.parametrize(
     ("split", "use_scorer", "recall", "precision"),
     [
-        ("test", True, 0.97, 0.924),
-        ("holdout", True, 0.955, 0.992),
-        ("blind", True, 0.933, 0.951),
-        ("blind2", True, 0.945, 0.913),
+        ("test", True, 0.98, 0.907),
+        ("holdout", True, 0.985, 0.985),
+        ("blind", True, 0.951, 0.929),
+        ("blind2", True, 0.969, 0.920),
+        ("blind3", True, 0.960, 0.918),
+        ("blind4", True, 0.968, 0.912),
         ("test", False, 0.68, 0.919),
         ("holdout", False, 0.761, 0.953),
         ("blind", False, 0.614, 0.850),
         ("blind2", False, 0.578, 0.842),
+        ("blind3", False, 0.477, 0.778),
+        ("blind4", False, 0.631, 0.835),
     ],
 )
 def test_held_out_figures_do_not_regress(split, use_scorer, recall, precision):
-    # The round-9 figures of eval/README.md, for the default screen (rules, then the scorer with its second opinion)
+    # The round-11 figures of eval/README.md, for the default screen (rules, then the scorer with its second opinion)
     # and the rules alone; raise them as they improve, and never tune on these sets to do so.
     result = evaluate_screen(SafetyGuard(SafetyConfig(use_scorer=use_scorer)), load_crisis_eval(split))
     assert result.recall >= recall - 1e-9 and result.precision >= precision - 5e-4, (result.recall, result.precision)
 
 
-@pytest.mark.parametrize(
-    "split",
-    [
-        "test",
-        "holdout",
-        pytest.param("blind", marks=pytest.mark.xfail(strict=True, reason="recall 0.934 at precision 0.951")),
-        pytest.param("blind2", marks=pytest.mark.xfail(strict=True, reason="recall 0.946 at precision 0.913")),
-    ],
-)
+@pytest.mark.parametrize("split", SPLITS[1:])
 def test_default_screen_meets_the_target_on_the_held_out_sets(guard, split):
     result = evaluate_screen(guard, load_crisis_eval(split))
     assert result.recall >= TARGET_RECALL and result.precision >= TARGET_PRECISION
+
+
+def test_ordinary_check_set_and_its_false_alarms():
+    ordinary = load_crisis_eval(str(EVAL_DIR / "ordinary_check.jsonl"))
+    texts = [e.text for e in ordinary]
+    assert len(texts) == 434 and len(set(texts)) == len(texts) and not any(e.label for e in ordinary)
+    assert Counter(e.kind for e in ordinary) == {"everyday": 341, "hard_negative": 93}
+    # The round-11 figures (eval/README.md): the price of the scorer's recall on heavy but ordinary messages.
+    default, rules = SafetyGuard(), SafetyGuard(SafetyConfig(use_scorer=False))
+    assert sum(default.screen_message(t).flagged for t in texts) <= 36
+    assert sum(rules.screen_message(t).flagged for t in texts) <= 4
 
 
 def test_metrics_on_a_known_confusion():

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from soulchat.inference.safety import SCORER_RULE_ID, SafetyConfig, SafetyGuard, load_crisis_eval
+from soulchat.inference.safety.evaluation import EVAL_DIR
 from soulchat.inference.safety.normalization import normalize_text
 from soulchat.inference.safety.rules import MESSAGE_CATEGORIES
 from soulchat.inference.safety.scorer import FORMAT, NgramScorer, char_ngrams, default_scorer, segments
@@ -22,7 +23,10 @@ from soulchat.inference.safety.train_scorer import (
 )
 
 RULES_ONLY = SafetyConfig(use_scorer=False)
-HELD_OUT = ("test", "holdout", "blind", "blind2")
+HELD_OUT = ("test", "holdout", "blind", "blind2", "blind3", "blind4", str(EVAL_DIR / "ordinary_check.jsonl"))
+# Short lines that the independently written held-out sets share with the development set (我想自杀, 笑死我了, ...)
+# or, for blind3, with round-9 training messages written before it existed (活不下去了, 困死了，昨晚追剧到三点).
+SHARED_WITH_TRAINING = {"今天跑了十公里，累死我了", "我想自杀", "笑死我了", "活不下去了", "困死了，昨晚追剧到三点"}
 
 # Crisis messages no rule catches and the scorer does: two quoted round-6 misses (eval/README.md), and a
 # development message buried in an ordinary account, the typical miss of a whole-message model.
@@ -200,11 +204,10 @@ def test_training_data_is_fixed_and_keeps_the_held_out_sets_out():
     trained_normalized = {normalize_text(t) for t in trained}
     for split in HELD_OUT:
         held_out = {normalize_text(e.text) for e in load_crisis_eval(split)}
-        # The blind sets were written independently; one line of each happens to be word for word in the dev set.
-        assert trained_normalized & held_out <= {normalize_text("今天跑了十公里，累死我了"), "我想自杀"}
-    # The round-9 written messages are trained on, with their labels, and as the threshold's labelled messages.
+        assert trained_normalized & held_out <= {normalize_text(t) for t in SHARED_WITH_TRAINING}
+    # The written messages (rounds 9-11) are trained on, with their labels, and as the threshold's labelled messages.
     written = load_written()
-    assert len(written) == 3497 and {(t.text, t.label) for t in texts if t.source == "written"} == {
+    assert len(written) == 6952 and {(t.text, t.label) for t in texts if t.source == "written"} == {
         (e.text, e.label) for e in written
     }
     # Every crisis development message is also trained on inside context, with its label.

@@ -1,10 +1,10 @@
 """The labelled crisis evaluation sets and the one implementation of their metrics.
 
-Five JSONL files ship in `eval/`, written by the project (see `eval/README.md` for the labelling policy):
-`crisis_dev.jsonl`, which the rules were tuned on, and four held-out sets, `crisis_test.jsonl` (round 6),
-`crisis_holdout.jsonl` (round 7, written before the round-7 rules), `crisis_blind.jsonl` (round 8) and
-`crisis_blind2.jsonl` (round 9), both written by someone who never saw the screen and scored once before any change
-of their round. Each line is
+JSONL files ship in `eval/`, written by the project (see `eval/README.md` for the labelling policy):
+`crisis_dev.jsonl`, which the rules were tuned on, and six held-out sets, `crisis_test.jsonl` (round 6),
+`crisis_holdout.jsonl` (round 7, written before the round-7 rules) and `crisis_blind.jsonl` to `crisis_blind4.jsonl`
+(rounds 8-11, each written by someone who never saw the screen and scored once before any change of its round),
+plus `ordinary_check.jsonl` (ordinary counselling messages, all label 0, for the false-alarm rate). Each line is
 `{"text": ..., "label": 0 or 1, "category": "suicide" | "self_harm" | "harm_others" | "abuse" | "none",
 "kind": ...}`. The benchmark and the tests both score the screen with `evaluate_screen`.
 """
@@ -18,7 +18,7 @@ from soulchat.inference.safety.guard import SafetyGuard
 from soulchat.inference.safety.rules import MESSAGE_CATEGORIES
 
 EVAL_DIR = Path(__file__).parent / "eval"
-SPLITS: tuple[str, ...] = ("dev", "test", "holdout", "blind", "blind2")
+SPLITS: tuple[str, ...] = ("dev", "test", "holdout", "blind", "blind2", "blind3", "blind4")
 NONE = "none"
 
 

@@ -9,8 +9,9 @@ sampling), so the same files give the same weights byte for byte.
 
 The decision threshold is chosen by grouped K-fold cross-validation on the training texts, never on held-out data:
 a message and its augmented copies, and the turns of one dialogue, share a fold. The threshold is the lowest one at
-which the scorer alone keeps a cross-validated precision of `PRECISION_FLOOR` on the development set and flags at
-most `FALSE_ALARM_CEILING` of the training-half corpus turns it did not train on. The second opinion on rule hits
+which the scorer alone keeps a cross-validated precision of `PRECISION_FLOOR` on the labelled messages and flags at
+most `FALSE_ALARM_CEILING` of the ordinary counselling messages it did not train on (the training-half corpus turns
+and the labelled `everyday` messages). The second opinion on rule hits
 (`overrule_below`) comes from the same cross-validation: the highest bar of `OVERRULE_GRID` that costs the whole
 screen at most `OVERRULE_RECALL_LOSS` of recall on the labelled messages.
 """
@@ -34,7 +35,12 @@ ORDERS = (1, 2, 3, 4)
 POOLING = "max"
 MIN_DOCUMENT_FREQUENCY = 3
 L2, LEARNING_RATE, STEPS = 1e-4, 0.05, 400
-PRECISION_FLOOR, FALSE_ALARM_CEILING = 0.92, 0.01
+# A false alarm costs a kind reply with crisis resources instead of a generated one; a miss leaves a person in
+# crisis without them, so the screen leans towards recall: at most 5 % of ordinary counselling messages may be
+# flagged. Cross-validation in round 11 traded 2 % for recall 0.89 and 5 % for 0.93 (weights/README.md has the
+# curve; `SafetyConfig.scorer_threshold` moves along it). Until round 10 the ceiling was 1 % of the corpus turns,
+# an estimate a leak had biased to 0 % (see `scorer_data.py`).
+PRECISION_FLOOR, FALSE_ALARM_CEILING = 0.92, 0.05
 # Weights smaller than this change almost no score and only make the file larger (the category model only picks
 # the reply, so it is pruned harder).
 PRUNE_BELOW, CATEGORY_PRUNE_BELOW = 5e-3, 2e-2
@@ -198,14 +204,14 @@ def fit_scorer(texts: list[TrainingText], *, threshold: float = 0.5, categories:
 
 def cross_validate(texts: list[TrainingText], folds: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Out-of-fold crisis probabilities of the labelled messages (development set and written training messages)
-    and of the training-half corpus turns.
+    and of the ordinary counselling messages: the training-half corpus turns and the labelled `everyday` messages.
 
     Fold `i` holds the texts whose `group % folds == i`; a model trained on the other folds scores the original
-    development messages and the corpus turns of fold `i`.
+    labelled messages and the corpus turns of fold `i`.
 
     Returns:
-        `tuple[np.ndarray, np.ndarray, np.ndarray]`: Probabilities of the development messages, their labels, and
-        the probabilities of the corpus turns.
+        `tuple[np.ndarray, np.ndarray, np.ndarray]`: Probabilities of the labelled messages, their labels, and the
+        probabilities of the ordinary messages (corpus turns, then the `everyday` labelled messages).
     """
     dev = [t for t in texts if t.source in LABELLED_SOURCES]
     corpus = [t for t in texts if t.source == "corpus"]
@@ -217,11 +223,13 @@ def cross_validate(texts: list[TrainingText], folds: int) -> tuple[np.ndarray, n
                 if t.group % folds == fold:
                     probs[i] = scorer.probability(normalize_text(t.text))
         logger.info("fold %d/%d done", fold + 1, folds)
-    return dev_probs, np.array([t.label for t in dev]), corpus_probs
+    everyday = np.array([t.kind == "everyday" and not t.label for t in dev], dtype=bool)
+    return dev_probs, np.array([t.label for t in dev]), np.concatenate([corpus_probs, dev_probs[everyday]])
 
 
-def choose_threshold(dev_probs: np.ndarray, dev_labels: np.ndarray, corpus_probs: np.ndarray) -> float:
-    """The lowest threshold (on a 0.01 grid) meeting `PRECISION_FLOOR` on dev and `FALSE_ALARM_CEILING` on corpus.
+def choose_threshold(dev_probs: np.ndarray, dev_labels: np.ndarray, ordinary_probs: np.ndarray) -> float:
+    """The lowest threshold (on a 0.01 grid) meeting `PRECISION_FLOOR` on the labelled messages and
+    `FALSE_ALARM_CEILING` on the ordinary ones (0.95 when none does).
 
     Example:
 
@@ -233,7 +241,7 @@ def choose_threshold(dev_probs: np.ndarray, dev_labels: np.ndarray, corpus_probs
     for threshold in np.round(np.arange(0.05, 0.96, 0.01), 2):
         flagged = dev_probs >= threshold
         precision = (flagged & (dev_labels == 1)).sum() / max(flagged.sum(), 1)
-        false_alarms = (corpus_probs >= threshold).mean() if len(corpus_probs) else 0.0
+        false_alarms = (ordinary_probs >= threshold).mean() if len(ordinary_probs) else 0.0
         if precision >= PRECISION_FLOOR and false_alarms <= FALSE_ALARM_CEILING:
             return float(threshold)
     return 0.95
@@ -296,16 +304,16 @@ def train(*, output: Path = WEIGHTS_PATH, folds: int = 5, texts: list[TrainingTe
     texts = training_texts() if texts is None else texts
     threshold, overrule_below, metadata = 0.5, 0.0, {}
     if folds:
-        dev_probs, dev_labels, corpus_probs = cross_validate(texts, folds)
-        threshold = choose_threshold(dev_probs, dev_labels, corpus_probs)
+        dev_probs, dev_labels, ordinary_probs = cross_validate(texts, folds)
+        threshold = choose_threshold(dev_probs, dev_labels, ordinary_probs)
         fired, critical = rule_hits([t.text for t in texts if t.source in LABELLED_SOURCES])
         overrule_below = choose_overrule(dev_probs, dev_labels, fired, critical, threshold)
         flagged = dev_probs >= threshold
         recall = float((flagged & (dev_labels == 1)).sum() / max(dev_labels.sum(), 1))
         precision = float((flagged & (dev_labels == 1)).sum() / max(flagged.sum(), 1))
-        false_alarms = float((corpus_probs >= threshold).mean()) if len(corpus_probs) else 0.0
+        false_alarms = float((ordinary_probs >= threshold).mean()) if len(ordinary_probs) else 0.0
         metadata = {"cv": {"folds": folds, "recall": round(recall, 4), "precision": round(precision, 4)}}
-        metadata["cv"]["corpus_false_alarm_rate"] = round(false_alarms, 4)
+        metadata["cv"]["ordinary_false_alarm_rate"] = round(false_alarms, 4)
         for name, bar in (("screen", overrule_below), ("screen_without_second_opinion", 0.0)):
             flagged = screen_decisions(dev_probs, fired, critical, threshold, bar)
             true = int((flagged & (dev_labels == 1)).sum())
@@ -317,7 +325,7 @@ def train(*, output: Path = WEIGHTS_PATH, folds: int = 5, texts: list[TrainingTe
             "second opinion: rule hits below critical stand from probability %.2f; %s", overrule_below, metadata["cv"]
         )
         logger.info(
-            "%d-fold CV, scorer alone at threshold %.2f: dev recall %.3f precision %.3f, corpus false alarms %.1f%%",
+            "%d-fold CV, scorer alone at threshold %.2f: labelled recall %.3f precision %.3f, ordinary false alarms %.1f%%",
             folds,
             threshold,
             recall,
