@@ -163,6 +163,19 @@ class ChatGLMTokenizer(PreTrainedTokenizer):
         text = text.replace("\n", "<n>").replace("\t", "<|tab|>")
         return _SPACE_RUN.sub(_blank_pieces, text) if "  " in text else text
 
+    def _preprocess_batch(self, texts: list[str]) -> list[str]:
+        """[`preprocess_text`] of every text, with one pass of each replacement over the batch joined by NUL (which
+        no replacement touches and no space run crosses) instead of a Python call a text."""
+        joined = "\x00".join(texts)
+        if self.remove_space or len(texts) < 2 or joined.count("\x00") != len(texts) - 1:
+            return [self.preprocess_text(text) for text in texts]
+        if self.do_lower_case:
+            joined = joined.lower()
+        joined = joined.replace("\n", "<n>").replace("\t", "<|tab|>")
+        if "  " in joined:
+            joined = _SPACE_RUN.sub(_blank_pieces, joined)
+        return joined.split("\x00")
+
     def _tokenize(self, text: str, **kwargs) -> list[str]:
         return self.sp_model.encode(self.preprocess_text(text), out_type=str)
 
@@ -235,7 +248,7 @@ class ChatGLMTokenizer(PreTrainedTokenizer):
         As `int32` arrays if `arrays` (sentencepiece >= 0.2.1 hands back buffers, no Python int a token), else as
         lists (SentencePiece builds those faster than arrays convert to them).
         """
-        texts = [self.preprocess_text(segment) for segment in segments]
+        texts = self._preprocess_batch(segments)
         if not texts:
             return []
         if not arrays:
