@@ -169,6 +169,15 @@ def test_preprocess_text_equals_the_spec_loop_for_every_run_length(tiny_tokenize
     assert tiny_tokenizer.preprocess_text(" " * 161) == "<|blank_80|><|blank_80|> "
 
 
+@pytest.mark.parametrize("options", [{}, {"do_lower_case": True}, {"remove_space": True}])
+def test_batch_preprocessing_equals_text_by_text(tiny_sp_model, options):
+    tokenizer = ChatGLMTokenizer(vocab_file=str(tiny_sp_model), **options)
+    texts = [f"A{' ' * n}b\t{' ' * (n // 3)}\n  C" + " " * (n % 7) for n in range(0, 170, 7)]
+    texts += ["", " ", "  ", "x\x00  y", "\n\n", "Ab  "]  # a NUL in a text falls back to one text at a time
+    for batch in (texts, texts[:1], texts[-3:]):
+        assert tokenizer._preprocess_batch(batch) == [tokenizer.preprocess_text(text) for text in batch]
+
+
 @pytest.mark.parametrize("num_image_tokens", [0, 20000])
 def test_encode_as_arrays_equals_encode_one_by_one(tiny_sp_model, num_image_tokens):
     tokenizer = ChatGLMTokenizer(vocab_file=str(tiny_sp_model), num_image_tokens=num_image_tokens)
