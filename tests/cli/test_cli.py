@@ -107,3 +107,15 @@ def test_prepare_filter_role(tmp_path):
     result = runner.invoke(app, [*args, "-o", str(tmp_path / "ds")])
     report = json.loads(result.stdout)
     assert report["filtered"] == 0 and report["options"]["content_filter_roles"] == ["assistant"]
+
+
+def test_prepare_filter_role_implies_the_filter_and_checks_the_role(tmp_path):
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(json.dumps({"id": 1, "topic": "情绪", "messages": [
+        {"role": "user", "content": "我是学生"}, {"role": "assistant", "content": "你好"}]},
+        ensure_ascii=False) + "\n", encoding="utf-8")  # fmt: skip
+    args = ["prepare", str(corpus), "--filter-role", "user", "--json", "--no-progress"]
+    result = runner.invoke(app, [*args, "-o", str(tmp_path / "ds")])
+    assert json.loads(result.stdout)["filtered"] == 1
+    result = runner.invoke(app, ["prepare", str(corpus), "--filter-role", "counsellor", "-o", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "counsellor" in result.output

@@ -41,6 +41,9 @@ def test_construct_errors_exit_with_codes(tmp_path, fake_server):
     runner = CliRunner()
     bad_template = runner.invoke(app, command(qa, tmp_path / "o.jsonl", server.base_url, "--template", "nope"))
     assert bad_template.exit_code == 2 and "nope" in bad_template.output
+    (tmp_path / "a_folder").mkdir()
+    folder = runner.invoke(app, command(qa, tmp_path / "a_folder", server.base_url))
+    assert folder.exit_code == 2 and "is a folder" in " ".join(folder.output.split())
     refused = runner.invoke(app, command(qa, tmp_path / "o.jsonl", server.base_url, "--no-progress"))
     assert refused.exit_code == 3 and "401" in refused.output
     assert read_jsonl(tmp_path / "o.jsonl.journal") == []  # a refused run marks nothing as finished

@@ -55,3 +55,24 @@ def test_format_can_be_forced_and_unknown_formats_fail(tmp_path):
     assert iter_qa_items(path, format="qa").__next__().error is not None  # no "answer" field
     with pytest.raises(ValueError, match="unknown input format"):
         list(iter_qa_items(path, format="csv"))
+
+
+def test_a_bad_array_element_costs_only_that_element(tmp_path):
+    records = [{"id": f"q{i}", "topic": "情绪", "question": f"问题{i}", "answer": f"回答{i}"} for i in range(5)]
+    texts = [json.dumps(r, ensure_ascii=False) for r in records]
+    texts[2] = texts[2].replace('"question": ', '"question" ', 1)
+    path = tmp_path / "qa.json"
+    path.write_text("[\n" + ",\n".join(texts) + "\n]", encoding="utf-8")
+    items = list(iter_qa_items(path))
+    assert [i.key for i in items] == ["q0", "q1", "#2", "q3", "q4"]
+    assert [i.error is None for i in items] == [True, True, False, True, True]
+    assert items[2].error.startswith("record 2 is not valid JSON")
+
+
+def test_invalid_utf8_is_rejected_not_replaced(tmp_path):
+    path = tmp_path / "qa.jsonl"
+    good = json.dumps({"id": "a", "question": "问", "answer": "答"}, ensure_ascii=False).encode()
+    path.write_bytes(b"\xef\xbb\xbf" + good + b"\n" + good.replace("答".encode(), b"\xff\xfe") + b"\n")
+    items = list(iter_qa_items(path))
+    assert items[0].error is None and items[0].answer == "答"
+    assert items[1].error == "record 1 holds bytes that are not valid UTF-8"

@@ -135,6 +135,33 @@ def test_alpaca_joins_instruction_and_input(tmp_path):
     assert [m.content for m in d.messages] == ["我想问问\n关于焦虑", "好的"]
 
 
+@pytest.mark.parametrize(
+    ("fmt", "record", "detail"),
+    [
+        ("alpaca", {"instruction": "我想问问", "input": "", "output": None}, "output is NoneType"),
+        ("alpaca", {"instruction": "", "input": "", "output": "好的"}, "the record has no user turn"),
+        ("alpaca", {"instruction": "问", "output": "答", "history": [["问", 3]]}, "history[0][1] is int"),
+        (
+            "xtuner",
+            {"conversation": [{"input": "你好", "output": "嗯。"}, {"input": "还有"}]},
+            "conversation[1].output is NoneType",
+        ),
+    ],
+)
+def test_pair_formats_name_the_source_field(tmp_path, fmt, record, detail):
+    path = _write(tmp_path / "a.json", [record])
+    dialogues, report = _read(path, fmt)
+    assert dialogues == [] and report.examples[0]["detail"].startswith(detail)
+
+
+def test_cpsycoun_with_a_byte_order_mark_is_detected(tmp_path):
+    path = tmp_path / "d.txt"
+    path.write_text("\ufeff来访者：你好\n心理咨询师：我明白。\n", encoding="utf-8")
+    assert detect_format(path) == "cpsycoun"
+    (d,), _ = _read(path)
+    assert [m.content for m in d.messages] == ["你好", "我明白。"]
+
+
 def test_cpsycoun_unlabelled_lines_continue_the_utterance(tmp_path):
     path = tmp_path / "d.txt"
     path.write_text("来访者：第一行\n第二行\n\n心理咨询师：我明白。\n", encoding="utf-8")

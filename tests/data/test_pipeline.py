@@ -41,6 +41,9 @@ def test_counts_add_up_and_every_drop_names_file_record_and_reason(messy_corpus)
         "record": {"id": 5, "topic": "情绪", "messages": [{"role": "bot", "content": "hi"}]},
     }
     assert by_index[9]["status"] == "duplicate" and by_index[9]["detail"] == "same messages as dialogue 1"
+    assert by_index[9]["record"]["id"] == 10  # the duplicate's own record is kept too
+    # a record whose shape does not fit still carries its id, and a null field is not called missing
+    assert (by_index[7]["id"], by_index[7]["detail"]) == ("8", "field 'messages' is missing")
     assert by_index[12]["reason"] == "truncated_json" and by_index[12]["record"].startswith('{"id": 13')
     assert report.to_dict()["records_read"] == 13
 
@@ -51,7 +54,25 @@ def test_content_filter_reports_what_it_removed(messy_corpus):
     assert {s: report.status[s] for s in STATUSES} == {**expected, "filtered": 1}
     assert report.filter_matches == {"我是": 1}
     (f,) = [d for d in dropped if d["status"] == "filtered"]
-    assert (f["id"], f["detail"]) == ("11", "messages[0] contains '我是'")
+    assert (f["id"], f["detail"]) == ("11", "the user message '我是学生' (message 0 after repair) contains '我是'")
+
+
+def test_null_turn_list_is_named_null_and_keeps_the_id(tmp_path):
+    path = tmp_path / "c.jsonl"
+    path.write_text('{"id": 56, "topic": "情绪", "messages": null}\n', encoding="utf-8")
+    _, report, dropped = _run(path)
+    assert (dropped[0]["id"], dropped[0]["detail"]) == ("56", "field 'messages' is null")
+
+
+def test_blank_file_in_auto_mode_counts_as_no_records(tmp_path, messy_corpus):
+    path, expected = messy_corpus
+    blank = tmp_path / "sub" / "empty.jsonl"
+    blank.parent.mkdir()
+    blank.write_text("\ufeff\n  \n", encoding="utf-8")
+    pipeline = CorpusPipeline(PipelineOptions())
+    kept = [d for p in (blank, path) for d in pipeline.dialogues(p)]
+    assert len(kept) == expected["accepted"] + 1 + expected["repaired"]
+    assert pipeline.report.inputs[0] == {"path": str(blank), "format": "empty", "records": 0}
 
 
 def test_custom_filter_strings_and_file(tmp_path, messy_corpus):

@@ -81,7 +81,7 @@ def test_long_messages_are_flagged_or_rejected():
     out = _run(turns, options=ValidationOptions(long_message_chars=10))
     assert out.status == "accepted" and out.flags == ["long_message"]
     out = _run(turns, options=ValidationOptions(long_message_chars=10, reject_long_messages=True))
-    assert out.defects == ["long_message"] and "11 characters" in out.detail
+    assert out.defects == ["long_message"] and out.detail == "messages[0].content has 11 characters (limit 10)"
 
 
 def test_unknown_topic_flag_only_when_checking_topics():

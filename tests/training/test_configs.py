@@ -9,7 +9,7 @@ from deepspeed.runtime.config import DeepSpeedConfig
 from transformers.integrations.deepspeed import HfTrainerDeepSpeedConfig
 
 from soulchat.training.deepspeed import DEEPSPEED_CONFIGS, deepspeed_config_path, resolve_deepspeed_config
-from soulchat.training.sft_config import SoulChatSFTConfig, load_sft_config
+from soulchat.training.sft_config import SoulChatSFTConfig, TrainingConfigError, load_sft_config
 from tests.training.conftest import ROOT, TINY_MODEL
 
 EXAMPLE_CONFIGS = sorted((ROOT / "examples" / "configs").glob("*.yaml"))
@@ -144,3 +144,54 @@ def test_train_cli_reports_config_errors(tmp_path: Path):
     assert result.exit_code == 2 and "exactly one of model_name_or_path and model_init" in result.output
     result = CliRunner().invoke(app, ["train", str(path), "--no_such_option", "1"])
     assert result.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("max_steps: 2.7\n", "bad.yaml: max_steps: invalid value 2.7"),
+        ("per_device_train_batch_size: [1, 2]\n", "bad.yaml: per_device_train_batch_size takes a single value"),
+        ("learning_rate: fast\n", "bad.yaml: learning_rate: invalid value 'fast'"),
+        ("use_lora: maybe\n", "bad.yaml: use_lora: invalid value 'maybe'"),
+        ("train_sampling_strategy: shuffled\n", "bad.yaml: train_sampling_strategy must be one of"),
+        ("run_name: {a: 1}\n", "bad.yaml: run_name takes a single value, not a mapping"),
+        ("max_steps: [\n", "bad.yaml is not valid YAML"),
+    ],
+)
+def test_yaml_values_are_typed_like_command_line_values(content: str, message: str, tmp_path: Path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("model_name_or_path: a\ndataset_path: d\n" + content)
+    with pytest.raises(TrainingConfigError) as error:
+        load_sft_config(path, ["--output_dir", str(tmp_path)])
+    assert message in str(error.value)
+
+
+def test_yaml_scalars_convert_as_on_the_command_line(tmp_path: Path):
+    path = tmp_path / "ok.yaml"
+    path.write_text(
+        "model_name_or_path: a\ndataset_path: d\nlearning_rate: 5e-5\nmax_steps: '12'\nuse_lora: true\n"
+        "run_name: 123\nlr_scheduler_type: cosine\n"
+    )
+    config = load_sft_config(path, ["--output_dir", str(tmp_path)])
+    assert (config.learning_rate, config.max_steps, config.use_lora, config.run_name) == (5e-5, 12, True, "123")
+    assert config.lr_scheduler_type == "cosine"
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (["--max_steps", "abc"], "argument --max_steps/--max-steps: invalid int value: 'abc'"),
+        (["--deepspeed", "zero9"], "deepspeed: unknown DeepSpeed configuration 'zero9'"),
+        (["--model_init", "[1]"], "model_init must be a JSON object or null"),
+        (["--model_init", "{oops"], "model_init must be a JSON object or null"),
+    ],
+)
+def test_bad_overrides_give_one_line_errors(override: list[str], message: str, tmp_path: Path):
+    with pytest.raises(TrainingConfigError) as error:
+        load_sft_config(ROOT / "examples/configs/tiny.yaml", ["--output_dir", str(tmp_path), *override])
+    assert message in str(error.value) and "usage" not in str(error.value)
+
+
+def test_model_init_empty_on_the_command_line_switches_it_off(tmp_path: Path):
+    args = ["--output_dir", str(tmp_path), "--model_init", "", "--model_name_or_path", "some/model"]
+    assert load_sft_config(ROOT / "examples/configs/tiny.yaml", args).model_init is None

@@ -9,7 +9,7 @@ from transformers import AutoModel
 from soulchat.training.model_loading import add_lora, merge_and_save
 from soulchat.training.sft_config import SoulChatSFTConfig
 from soulchat.training.workflow import run_training
-from tests.training.conftest import TINY_MODEL
+from tests.training.conftest import TINY_MODEL, run_cli, tiny_train_args
 
 
 def _config(tmp_path: Path, data: Path, tokenizer: Path, **overrides) -> SoulChatSFTConfig:
@@ -73,3 +73,13 @@ def test_lora_training_run_saves_adapter_and_merged_model(tmp_path: Path, tokeni
     assert result.merged_dir == result.output_dir / "merged"
     merged = AutoModel.from_pretrained(str(result.merged_dir))
     assert type(merged).__name__ == "ChatGLMForConditionalGeneration"
+
+
+def test_lora_under_zero3_keeps_the_adapter_and_skips_the_merge(tmp_path: Path, tokenizer_dir, eight_samples):
+    output = tmp_path / "run"
+    args = tiny_train_args(eight_samples, tokenizer_dir, output, deepspeed="zero3", use_lora="true", max_steps=2,
+                           save_steps=100)  # fmt: skip
+    result = run_cli(args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "not merged under ZeRO-3" in result.stderr and "merged LoRA model" not in result.stdout
+    assert (output / "adapter_model.safetensors").is_file() and not (output / "merged").exists()

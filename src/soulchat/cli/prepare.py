@@ -44,7 +44,9 @@ def prepare_command(
         None, "--filter-file", help="A file of filter strings, one a line (implies --filter)."
     ),
     filter_role: list[str] = typer.Option(
-        None, "--filter-role", help="Only search these roles' messages (user, assistant; repeatable). Default: both."
+        None,
+        "--filter-role",
+        help="Only search these roles' messages (user, assistant; repeatable; implies --filter). Default: both.",
     ),
     deduplicate: bool = typer.Option(True, "--dedup/--no-dedup", help="Drop exact duplicate dialogues."),
     long_message_chars: int = typer.Option(2048, help="Flag messages longer than this many characters."),
@@ -65,7 +67,10 @@ def prepare_command(
                 repair=repair, long_message_chars=long_message_chars, reject_long_messages=reject_long_messages
             ),
             content_filter=build_filter(
-                content_filter, filter_string, filter_file, tuple(filter_role or ("user", "assistant"))
+                content_filter or bool(filter_role),
+                filter_string,
+                filter_file,
+                tuple(filter_role or ("user", "assistant")),
             ),
             deduplicate=deduplicate,
             test_fraction=test_fraction,

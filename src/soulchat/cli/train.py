@@ -39,16 +39,20 @@ def train_command(
     Examples: `soulchat train examples/configs/tiny.yaml --max_steps 20 --output_dir runs/tiny`.
     """
     # Imported here so that `soulchat --help` and the other commands do not load transformers and DeepSpeed.
-    from soulchat.training.sft_config import load_sft_config
+    from soulchat.training.sft_config import TrainingConfigError, load_sft_config
     from soulchat.training.workflow import run_training
 
     console = Console(stderr=True)
     try:
         args = load_sft_config(config, ctx.args)
-    except (ValueError, SystemExit) as e:
+    except (ValueError, OSError) as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from e
-    result = run_training(args)
+    try:
+        result = run_training(args)
+    except TrainingConfigError as e:  # what the configuration names (splits, checkpoint) checked before any work
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from e
     if int(os.environ.get("RANK", "0")) == 0:
         console.print(f"[green]Done.[/green] Outputs in {result.output_dir}:")
         console.print("  model, tokenizer, trainer_state.json, train_results.json, checkpoint-*/")

@@ -193,6 +193,10 @@ class ConstructionConfig:
             raise ValueError(f"max_records must be non-negative, got {self.max_records}")
         if self.input.resolve() == self.output.resolve():
             raise ValueError("input and output must be different files")
+        if self.output.is_dir():
+            raise ValueError(f"output {self.output} is a folder; give the JSON Lines file to write")
+        if self.input.is_dir():
+            raise ValueError(f"input {self.input} is a folder; give the QA file to read")
 
     @property
     def journal_path(self) -> Path:

@@ -8,19 +8,21 @@ Two layouts:
   `"<id>-<answer index>"`. The description is appended to the question; the topic is the record's `topic`, or
   else the first of its comma-separated `keywords` that is one of the 12 SoulChatCorpus topics.
 
-A record without an id is keyed by its position (`"#<index>"`). A record that cannot be used (not JSON, no
-question, no answer) is still yielded, with `error` set, so that it is accounted for as rejected.
+A record without an id is keyed by its position (`"#<index>"`). A record that cannot be used (not JSON, invalid
+UTF-8, no question, no answer) is still yielded, with `error` set, so that it is accounted for as rejected; one
+bad element of a JSON array costs only that element.
 """
 
-import itertools
-import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from soulchat.data.readers import iter_json_array, iter_json_lines
 from soulchat.data.schema import TOPICS
 
 INPUT_FORMATS = ("auto", "qa", "psyqa")
+_SURROGATE = re.compile(r"[\udc80-\udcff]")
 
 
 @dataclass(slots=True)
@@ -42,30 +44,30 @@ class QAItem:
     error: str | None = None
 
 
+def _has_invalid_utf8(value: object) -> bool:
+    """Whether a parsed value holds bytes that were not valid UTF-8 (kept as lone surrogates by the reader)."""
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_has_invalid_utf8(k) or _has_invalid_utf8(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_invalid_utf8(v) for v in value)
+    return False
+
+
 def _iter_json_values(path: Path) -> Iterator[tuple[int, object]]:
-    """`(index, value)` of each record; a value that does not parse is returned as a `ValueError`."""
-    with open(path, encoding="utf-8", errors="replace") as f:
-        head = f.read(1)
-        while head and head in "\ufeff \t\r\n":
-            head = f.read(1)
-        if head == "[":
-            # An array is small enough to hold for the QA inputs this reads (PsyQA is about 100 MB).
-            try:
-                values = json.loads(head + f.read())
-            except json.JSONDecodeError as e:
-                yield 0, ValueError(f"not a valid JSON array: {e}")
-                return
-            yield from enumerate(values if isinstance(values, list) else [values])
-            return
-        index = 0
-        for line in itertools.chain([head + f.readline()], f):
-            if not line.strip():
-                continue
-            try:
-                yield index, json.loads(line)
-            except json.JSONDecodeError as e:
-                yield index, ValueError(f"line is not valid JSON: {e.msg}")
-            index += 1
+    """`(index, value)` of each record, streamed; a record that does not parse, or holds bytes that are not valid
+    UTF-8, comes back as a `ValueError` saying where, and reading goes on with the next record."""
+    with open(path, "rb") as f:
+        head = f.read(4096).decode("utf-8", errors="surrogateescape").lstrip("\ufeff \t\r\n")
+    reader = iter_json_array if head.startswith("[") else iter_json_lines
+    for record in reader(path):
+        if record.error is not None:
+            yield record.index, ValueError(f"record {record.index} is not valid JSON: {record.detail}")
+        elif _has_invalid_utf8(record.value):
+            yield record.index, ValueError(f"record {record.index} holds bytes that are not valid UTF-8")
+        else:
+            yield record.index, record.value
 
 
 def _text(value: object) -> str:

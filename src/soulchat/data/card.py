@@ -201,7 +201,7 @@ def render_card(report: dict, *, name: str = "SoulChat counselling dialogues", l
     header = yaml.safe_dump(
         card_header(splits, n_samples=n_samples, license=license, name=name), allow_unicode=True, sort_keys=False
     )
-    formats = ", ".join(sorted({i["format"] for i in report["inputs"]}))
+    formats = ", ".join(sorted({i["format"] for i in report["inputs"] if i["format"] != "empty"}))
     sources = ", ".join(f"`{Path(i['path']).name}` ({i['records']} records)" for i in report["inputs"])
     example = render_prompt([("最近总是失眠。", "听起来这段时间你很辛苦。")], "我该怎么办？")
     return f"""---

@@ -33,15 +33,29 @@ class RawDialogue:
         turns (`list[tuple[Any, Any]]`): (role, content) pairs; unknown roles and non-string contents are kept
             as they are so that validation can report them.
         field (`str`): The name of the turn list in the source, for error messages (`"messages"`, ...).
+        locations (`list[str]`, *optional*): Where each turn's content sits in the source (`"history[0][1]"`,
+            `"output"`, ...), for formats whose turns are not one list of objects.
     """
 
     id: str
     topic: str | None
     turns: list[tuple[Any, Any]]
     field: str = "messages"
+    locations: list[str] | None = None
+
+    def turn_field(self, i: int) -> str:
+        """The source field of turn `i`, for error messages."""
+        return self.locations[i] if self.locations is not None else f"{self.field}[{i}]"
+
+    def content_field(self, i: int) -> str:
+        """The source field of turn `i`'s text, for error messages."""
+        return self.locations[i] if self.locations is not None else f"{self.field}[{i}].content"
 
 
-def _record_id(record: RawRecord, spec: FormatSpec, value: Any) -> str:
+def record_id(record: RawRecord, spec: FormatSpec) -> str:
+    """The id of a parsed record: its id field, or `"<file stem>:<index>"` (`"<file stem>"` for one-dialogue
+    files)."""
+    value = record.value
     if spec.id_key and isinstance(value, dict) and value.get(spec.id_key) is not None:
         return str(value[spec.id_key])
     stem = Path(record.source).stem
@@ -54,7 +68,8 @@ def _messages(value: Any, spec: FormatSpec) -> tuple[list[tuple[Any, Any]], str]
     if not isinstance(value, (dict, list)):
         raise RecordError("not_an_object", f"the record is a JSON {type(value).__name__}, expected an object")
     if items is None:
-        raise RecordError("missing_messages", f"field '{name}' is missing")
+        state = "null" if isinstance(value, dict) and name in value else "missing"
+        raise RecordError("missing_messages", f"field '{name}' is {state}")
     if not isinstance(items, list):
         raise RecordError("missing_messages", f"field '{name}' is a {type(items).__name__}, expected a list")
     turns = []
@@ -101,12 +116,14 @@ def _prefixed(value: Any, spec: FormatSpec) -> list[tuple[Any, Any]]:
     return result
 
 
-def _pairs(value: Any) -> list[tuple[Any, Any]]:
+def _pairs(value: Any) -> tuple[list[tuple[Any, Any]], list[str]]:
     if not isinstance(value, dict):
         raise RecordError("not_an_object", f"the record is a JSON {type(value).__name__}, expected an object")
     turns: list[tuple[Any, Any]] = []
+    where: list[str] = []
     if isinstance(value.get("system"), str) and value["system"].strip():
         turns.append((SYSTEM, value["system"]))
+        where.append("system")
     history = value.get("history") or []
     if not isinstance(history, list):
         raise RecordError("missing_messages", f"field 'history' is a {type(history).__name__}, expected a list")
@@ -114,25 +131,35 @@ def _pairs(value: Any) -> list[tuple[Any, Any]]:
         if not (isinstance(pair, (list, tuple)) and len(pair) == 2):
             raise RecordError("not_an_object", f"history[{i}] is not a [question, answer] pair")
         turns += [(USER, pair[0]), (ASSISTANT, pair[1])]
+        where += [f"history[{i}][0]", f"history[{i}][1]"]
     instruction, extra = value.get("instruction"), value.get("input")
-    query = instruction
+    query, query_field = instruction, "instruction"
     if isinstance(instruction, str) and isinstance(extra, str) and extra.strip():
-        query = f"{instruction}\n{extra}" if instruction.strip() else extra
+        if instruction.strip():
+            query, query_field = f"{instruction}\n{extra}", "instruction + input"
+        else:
+            query, query_field = extra, "input"
+    elif isinstance(instruction, str) and not instruction.strip():
+        query_field = "instruction (and input)"
     turns += [(USER, query), (ASSISTANT, value.get("output"))]
-    return turns
+    where += [query_field, "output"]
+    return turns, where
 
 
-def _xtuner(value: Any) -> list[tuple[Any, Any]]:
+def _xtuner(value: Any) -> tuple[list[tuple[Any, Any]], list[str]]:
     if not isinstance(value, dict) or not isinstance(value.get("conversation"), list):
         raise RecordError("missing_messages", "field 'conversation' is missing or not a list")
     turns: list[tuple[Any, Any]] = []
+    where: list[str] = []
     for i, item in enumerate(value["conversation"]):
         if not isinstance(item, dict):
             raise RecordError("not_an_object", f"conversation[{i}] is not an object")
         if isinstance(item.get("system"), str) and item["system"].strip():
             turns.append((SYSTEM, item["system"]))
+            where.append(f"conversation[{i}].system")
         turns += [(USER, item.get("input")), (ASSISTANT, item.get("output"))]
-    return turns
+        where += [f"conversation[{i}].input", f"conversation[{i}].output"]
+    return turns, where
 
 
 def to_raw_dialogue(record: RawRecord, spec: FormatSpec) -> RawDialogue:
@@ -144,21 +171,23 @@ def to_raw_dialogue(record: RawRecord, spec: FormatSpec) -> RawDialogue:
     """
     value = record.value
     name = spec.messages_key or "dialogue"
+    where = None
     if spec.layout == "messages":
         turns, name = _messages(value, spec)
     elif spec.layout == "prefixed":
         turns = _prefixed(value, spec)
     elif spec.layout == "pairs":
-        turns, name = _pairs(value), "history"
+        (turns, where), name = _pairs(value), "the record"
     else:
-        turns = _xtuner(value)
+        (turns, where), name = _xtuner(value), "conversation"
     topic = value.get(spec.topic_key) if spec.topic_key and isinstance(value, dict) else None
     return RawDialogue(
-        id=_record_id(record, spec, value),
+        id=record_id(record, spec),
         topic=None if topic is None else str(topic),
         turns=turns,
         field=name,
+        locations=where,
     )
 
 
-__all__ = ["RawDialogue", "RecordError", "to_raw_dialogue"]
+__all__ = ["RawDialogue", "RecordError", "record_id", "to_raw_dialogue"]

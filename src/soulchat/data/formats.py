@@ -169,7 +169,7 @@ def detect_record_format(record: object) -> str | None:
 
 def detect_text_format(text: str) -> str | None:
     """The format of a plain-text dialogue file (CPsyCoun), or `None`."""
-    for line in text.splitlines():
+    for line in text.lstrip("\ufeff").splitlines():
         if line.strip():
             prefixes = FORMATS["cpsycoun"].prefixes
             return "cpsycoun" if re.match(r"^\s*(" + "|".join(prefixes) + r")\s*[：:]", line) else None
@@ -206,6 +206,13 @@ def peek_json(path: Path, max_chars: int = 1 << 20) -> tuple[str, object | None]
                 continue
         return "lines", None
     return "text", None
+
+
+def is_blank(path: Path, max_bytes: int = 1 << 16) -> bool:
+    """Whether a file holds nothing but whitespace (and perhaps a byte-order mark)."""
+    with open(path, "rb") as f:
+        head = f.read(max_bytes + 1)
+    return len(head) <= max_bytes and not head.decode("utf-8", errors="replace").lstrip("\ufeff").strip()
 
 
 def detect_format(path: Path) -> str:
@@ -247,4 +254,5 @@ __all__ = [
     "detect_format",
     "detect_record_format",
     "get_format",
+    "is_blank",
 ]

@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from soulchat.data.cleaning import ContentFilter
-from soulchat.data.convert import RecordError, to_raw_dialogue
-from soulchat.data.formats import FormatSpec, detect_format, get_format
+from soulchat.data.convert import RecordError, record_id, to_raw_dialogue
+from soulchat.data.formats import FormatSpec, detect_format, get_format, is_blank
 from soulchat.data.readers import RawRecord, iter_raw_records
 from soulchat.data.report import PrepareReport
 from soulchat.data.schema import Dialogue
@@ -103,6 +103,10 @@ class CorpusPipeline:
         self, path: Path, *, on_progress: Callable[[int], None] | None = None
     ) -> Iterator[tuple[Dialogue, str]]:
         """Yield `(dialogue, split)` for every dialogue of `path` that is kept."""
+        if self.options.format == "auto" and is_blank(path):
+            logger.warning("%s is empty: no records", path)
+            self.report.inputs.append({"path": str(path), "format": "empty", "records": 0})
+            return
         name = detect_format(path) if self.options.format == "auto" else self.options.format
         spec = get_format(name)
         entry = {"path": str(path), "format": name, "records": 0}
@@ -127,7 +131,7 @@ class CorpusPipeline:
         try:
             raw = to_raw_dialogue(record, spec)
         except RecordError as e:
-            return reject(e.defect, e.detail), None
+            return reject(e.defect, e.detail), record_id(record, spec)
         outcome = validate(raw, options=self.options.validation, check_topics=spec.name == "soulchat",
                            source=record.source, index=record.index)  # fmt: skip
         return outcome, raw.id
@@ -143,7 +147,7 @@ class CorpusPipeline:
                     "filtered",
                     **where,
                     reason="content_filter",
-                    detail=f"messages[{hit[1]}] contains {hit[0]!r}",
+                    detail=_filter_detail(dialogue, *hit),
                     record=value,
                 )
                 return None
@@ -152,7 +156,7 @@ class CorpusPipeline:
             first = self._seen.get(digest)
             if first is not None:
                 self._drop(
-                    "duplicate", **where, reason="duplicate", detail=f"same messages as dialogue {first}", record=None
+                    "duplicate", **where, reason="duplicate", detail=f"same messages as dialogue {first}", record=value
                 )
                 return None
             self._seen[digest] = dialogue.id
@@ -162,6 +166,14 @@ class CorpusPipeline:
             flags = [*flags, "duplicate_id"]
         self.report.flags.update(flags)
         return self.split_of(digest)
+
+
+def _filter_detail(dialogue: Dialogue, hit: str, index: int) -> str:
+    """Which message a filtered string is in, quoted, since the index is into the repaired dialogue."""
+    message = dialogue.messages[index]
+    at = message.content.find(hit)
+    excerpt = message.content[max(0, at - 12) : at + len(hit) + 12]
+    return f"the {message.role} message {excerpt!r} (message {index} after repair) contains {hit!r}"
 
 
 __all__ = ["CorpusPipeline", "PipelineOptions", "dialogue_digest"]

@@ -116,17 +116,55 @@ class _TextStream:
                 self.fill()
 
 
-def _is_record_start(stream: _TextStream, value: Any, end: int, shapes: set[frozenset]) -> bool:
+_STRUCTURE = re.compile(r'[\[\]{}"\\]')
+
+
+def _balanced_end(stream: _TextStream, start: int, max_chars: int) -> int:
+    """The end of the bracketed value that starts at `start` (`{` or `[`), found by counting brackets outside
+    strings without parsing it, or -1 when the brackets never balance (within `max_chars` or the file)."""
+    depth, in_string, p = 0, False, start
+    while True:
+        m = _STRUCTURE.search(stream.buf, p)
+        if m is None:
+            if stream.eof or len(stream.buf) - start > max_chars:
+                return -1
+            p = len(stream.buf)
+            stream.fill()
+            continue
+        c, p = m.group(), m.end()
+        if c == "\\":
+            if p >= len(stream.buf) and not stream.eof:
+                stream.fill()
+            p += 1
+        elif c == '"':
+            in_string = not in_string
+        elif in_string:
+            continue
+        elif c in "[{":
+            depth += 1
+        else:
+            depth -= 1
+            if depth <= 0:
+                return p if depth == 0 else -1
+
+
+def _is_record_start(stream: _TextStream, value: Any, end: int, shapes: set[frozenset], nesting: set[str]) -> bool:
     """Whether a value decoded after a parse error is a top-level record: an object followed by `,`, `]` or the
-    end of the file, with the keys of an earlier record (or, before any, holding a list or an object)."""
+    end of the file, with the keys of an earlier record, or a list or an object under a key where earlier records
+    had one, or holding a list or an object and (once records have been read) half the keys of one."""
     if not isinstance(value, dict) or stream.char_at(end)[0] not in (",", "]", ""):
         return False
-    if shapes:
-        return frozenset(value) in shapes
-    return any(isinstance(v, (list, dict)) for v in value.values())
+    keys = frozenset(value)
+    if keys in shapes or any(k in nesting and isinstance(v, (list, dict)) for k, v in value.items()):
+        return True
+    holds = any(isinstance(v, (list, dict)) for v in value.values())
+    # before any record, an object holding a list or an object; after, one that also shares half the keys of one
+    return holds and (not shapes or any(2 * len(keys & shape) >= len(shape) for shape in shapes))
 
 
-def _resync(stream: _TextStream, decoder: json.JSONDecoder, shapes: set[frozenset], max_chars: int) -> int:
+def _resync(
+    stream: _TextStream, decoder: json.JSONDecoder, shapes: set[frozenset], nesting: set[str], max_chars: int
+) -> int:
     """The position of the next record after `stream.pos` (see `_is_record_start`), or -1 when none follows."""
     p = stream.pos
     while True:
@@ -141,8 +179,47 @@ def _resync(stream: _TextStream, decoder: json.JSONDecoder, shapes: set[frozense
             value, end = stream.decode_at(decoder, p, max_chars)
         except json.JSONDecodeError:
             continue
-        if _is_record_start(stream, value, end, shapes):
+        if _is_record_start(stream, value, end, shapes, nesting):
             return p
+
+
+def _follows_malformed(stream: _TextStream, decoder: json.JSONDecoder, pos: int, max_chars: int) -> bool:
+    """Whether the element at `pos`, right after balanced brackets that did not parse, starts a record: it does
+    not parse either, or it is an object holding a list or an object (where a nested message would not)."""
+    try:
+        value, end = stream.decode_at(decoder, pos, max_chars)
+    except json.JSONDecodeError:
+        return True
+    return stream.char_at(end)[0] not in (",", "]", "") or _is_record_start(stream, value, end, set(), set())
+
+
+def _malformed_end(
+    stream: _TextStream, decoder: json.JSONDecoder, shapes: set[frozenset], nesting: set[str], max_chars: int
+) -> int:
+    """Where the element at `stream.pos` that did not parse ends, -1 when nothing follows it.
+
+    That is the next recognisable record (see `_resync`), unless the element's brackets balance earlier and are
+    followed by another element that does not parse either or looks like a record itself (or by the array's end
+    when no record follows): then two malformed elements stay two records, and a record whose keys are new is
+    not swallowed. What follows balanced brackets counts only then, since a stray bracket or quote can balance
+    them inside the record, before a nested object.
+    """
+    start = stream.pos
+    following = -1
+    if stream.buf[start] in "[{":
+        end = _balanced_end(stream, start, max_chars)
+        if end != -1:
+            after, after_pos = stream.char_at(end)
+            if after == ",":
+                after, after_pos = stream.char_at(after_pos + 1)
+            if after in ("{", "[", "]"):  # "{" also after a missing comma
+                following = after_pos
+    record = _resync(stream, decoder, shapes, nesting, max_chars)
+    if following == -1 or (record != -1 and following >= record):
+        return record
+    if stream.buf[following] == "]":
+        return following if record == -1 else record
+    return following if _follows_malformed(stream, decoder, following, max_chars) else record
 
 
 def iter_json_array(
@@ -162,9 +239,11 @@ def iter_json_array(
         on_progress (`Callable[[int], None]`, *optional*): Called with the number of bytes read, chunk by chunk.
 
     Yields:
-        `RawRecord`: each element; a malformed stretch becomes one record with `error="malformed_json"` and
-        reading resumes at the next object with the same keys as the last good record; an element cut off by
-        the end of the file becomes one record with `error="truncated_json"`.
+        `RawRecord`: each element; an element that does not parse becomes one record with
+        `error="malformed_json"` and reading resumes after its balanced brackets, or, when they do not balance, at
+        the next object that looks like a record (the keys of an earlier record, or a list or object under a key
+        where earlier records had one); an element cut off by the end of the file becomes one record with
+        `error="truncated_json"`.
     """
     source = str(path)
     decoder = json.JSONDecoder()
@@ -174,7 +253,7 @@ def iter_json_array(
             yield RawRecord(source, 0, error="malformed_json", detail="the file does not start with a JSON array")
             return
         stream.pos += 1
-        index, shapes = 0, set()
+        index, shapes, nesting = 0, set(), set()
         while True:
             c = stream.peek()
             if c == "]" or c == "":
@@ -189,7 +268,7 @@ def iter_json_array(
                 if after not in (",", "]", ""):
                     raise json.JSONDecodeError(f"unexpected {after!r} after a record", stream.buf, end)
             except json.JSONDecodeError as e:
-                nxt = _resync(stream, decoder, shapes, max_record_chars)
+                nxt = _malformed_end(stream, decoder, shapes, nesting, max_record_chars)
                 stop = len(stream.buf) if nxt == -1 else nxt
                 truncated = nxt == -1 and stream.eof and (e.msg.startswith("Unterminated") or e.pos >= stop - _TAIL)
                 where = f"character offset {stream.base + start}"
@@ -207,6 +286,7 @@ def iter_json_array(
                 continue
             if isinstance(value, dict) and len(shapes) < 16:
                 shapes.add(frozenset(value))
+                nesting.update(k for k, v in value.items() if isinstance(v, (list, dict)))
             yield RawRecord(source, index, value)
             index += 1
             stream.pos = end
@@ -222,6 +302,8 @@ def iter_json_lines(path: Path, *, on_progress: Callable[[int], None] | None = N
             if on_progress is not None:
                 on_progress(len(line))
             text = line.decode("utf-8", errors="surrogateescape")
+            if lineno == 1:
+                text = text.lstrip("\ufeff")  # a byte-order mark, as editors on Windows write
             if not text.strip():
                 continue
             try:

@@ -85,11 +85,11 @@ def _check_turns(raw: RawDialogue) -> Outcome | None:
     """Reject unknown roles, non-string contents and invalid UTF-8; `None` when every turn is usable."""
     for i, (role, content) in enumerate(raw.turns):
         if role not in (USER, ASSISTANT, SYSTEM):
-            return reject("unknown_role", f"{raw.field}[{i}].role is {role!r}")
+            return reject("unknown_role", f"{raw.turn_field(i)}.role is {role!r}")
         if not isinstance(content, str):
-            return reject("non_string_content", f"{raw.field}[{i}].content is {type(content).__name__}")
+            return reject("non_string_content", f"{raw.content_field(i)} is {type(content).__name__}")
         if _SURROGATE.search(content):
-            return reject("invalid_utf8", f"{raw.field}[{i}].content holds bytes that are not valid UTF-8")
+            return reject("invalid_utf8", f"{raw.content_field(i)} holds bytes that are not valid UTF-8")
     if raw.topic is not None and _SURROGATE.search(raw.topic):
         return reject("invalid_utf8", "topic holds bytes that are not valid UTF-8")
     return None
@@ -101,19 +101,19 @@ def _clean_contents(raw: RawDialogue, defects: dict[str, str]) -> tuple[str | No
     for i, (role, content) in enumerate(raw.turns):
         text = content.strip()
         if text != content:
-            defects.setdefault("surrounding_whitespace", f"{raw.field}[{i}].content")
+            defects.setdefault("surrounding_whitespace", raw.content_field(i))
         m = SPEAKER_PREFIX.match(text)
         if m and role != SYSTEM:
-            defects.setdefault("speaker_prefix", f"{raw.field}[{i}].content starts with {m.group(0).strip()!r}")
+            defects.setdefault("speaker_prefix", f"{raw.content_field(i)} starts with {m.group(0).strip()!r}")
             text = text[m.end() :].strip()
         if not text:
-            defects.setdefault("empty_content", f"{raw.field}[{i}].content is empty")
+            defects.setdefault("empty_content", f"{raw.content_field(i)} is empty")
             continue
         if role == SYSTEM:
             if i == 0:
                 system = text
             else:
-                defects.setdefault("inner_system_message", f"{raw.field}[{i}] is a system message")
+                defects.setdefault("inner_system_message", f"{raw.turn_field(i)} is a system message")
             continue
         turns.append([role, text])
     return system, turns
@@ -172,7 +172,11 @@ def validate(
     longest = max(len(text) for _, text in turns)
     if longest > options.long_message_chars:
         if options.reject_long_messages:
-            return reject("long_message", f"a message of {longest} characters (limit {options.long_message_chars})")
+            where = next(
+                (raw.content_field(i) for i, (_, c) in enumerate(raw.turns) if len(c.strip()) == longest),
+                "a merged message",  # consecutive messages of one role, merged
+            )
+            return reject("long_message", f"{where} has {longest} characters (limit {options.long_message_chars})")
         flags.append("long_message")
     if check_topics and raw.topic not in TOPICS:
         flags.append("unknown_topic")

@@ -52,7 +52,14 @@ def resolve_deepspeed_config(value: str | dict[str, Any], *, cpu: bool | None = 
         config = copy.deepcopy(value)
     else:
         path = deepspeed_config_path(value) if value in DEEPSPEED_CONFIGS else Path(value)
-        config = json.loads(path.read_text(encoding="utf-8"))
+        if not path.is_file():
+            raise ValueError(
+                f"unknown DeepSpeed configuration {value!r}: not one of {sorted(DEEPSPEED_CONFIGS)} and no such file"
+            )
+        try:
+            config = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"DeepSpeed configuration {path} is not valid JSON: {e}") from None
     if cpu is None:
         import torch
 

@@ -1,5 +1,6 @@
 """The tokenizer and model a [`SoulChatSFTConfig`] asks for: pretrained, or tiny and random; with LoRA if asked."""
 
+import json
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -13,7 +14,10 @@ from soulchat.training.tokenizer_training import train_chatglm_tokenizer
 logger = logging.getLogger(__name__)
 
 
-def load_tokenizer(config: Any, texts: Iterable[str] | None = None) -> Any:
+TOKENIZER_RECIPE = "soulchat_tokenizer.json"
+
+
+def load_tokenizer(config: Any, texts: Iterable[str] | None = None, *, data_fingerprint: str | None = None) -> Any:
     """The tokenizer of `config`: `tokenizer_name_or_path`, the base model's, or one trained on `texts`.
 
     Args:
@@ -21,19 +25,40 @@ def load_tokenizer(config: Any, texts: Iterable[str] | None = None) -> Any:
             The training configuration.
         texts (`Iterable[str]`, *optional*):
             Training texts, needed when the tokenizer is to be trained (`tokenizer_vocab_size`); it is saved to and
-            loaded from `output_dir/tokenizer` (so that every process of a distributed run gets the same one).
+            loaded from `output_dir/tokenizer` (so that every process of a distributed run, and a resumed run, gets
+            the same one).
+        data_fingerprint (`str`, *optional*):
+            What identifies the training texts (the split's fingerprint). With the vocabulary size and seed it is
+            written beside a trained tokenizer, and a saved tokenizer trained for other data or another size is
+            trained again rather than reused.
     """
     name = config.tokenizer_name_or_path or config.model_name_or_path
     if name is not None:
         return AutoTokenizer.from_pretrained(name)
     folder = Path(config.output_dir) / "tokenizer"
+    recipe = {"vocab_size": config.tokenizer_vocab_size, "seed": config.seed, "data": data_fingerprint}
     with config.main_process_first(desc="tokenizer training"):
         if (folder / "ice_text.model").is_file():
-            return ChatGLMTokenizer.from_pretrained(str(folder))
+            saved = _saved_recipe(folder)
+            if saved is None or saved == recipe:
+                if saved is None:
+                    logger.warning("reusing the tokenizer in %s, which does not record what it was trained on", folder)
+                return ChatGLMTokenizer.from_pretrained(str(folder))
+            logger.warning("the tokenizer in %s was trained for %s, not %s: training it again", folder, saved, recipe)
         if texts is None:
             raise ValueError("training a tokenizer needs the training texts")
         logger.info("training a %d-piece ChatGLM SentencePiece tokenizer into %s", config.tokenizer_vocab_size, folder)
-        return train_chatglm_tokenizer(texts, folder, vocab_size=config.tokenizer_vocab_size, seed=config.seed)
+        tokenizer = train_chatglm_tokenizer(texts, folder, vocab_size=config.tokenizer_vocab_size, seed=config.seed)
+        (folder / TOKENIZER_RECIPE).write_text(json.dumps(recipe, indent=2), encoding="utf-8")
+        return tokenizer
+
+
+def _saved_recipe(folder: Path) -> dict | None:
+    path = folder / TOKENIZER_RECIPE
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except json.JSONDecodeError:
+        return {"unreadable": str(path)}
 
 
 def _special_ids(tokenizer: Any) -> dict[str, int]:

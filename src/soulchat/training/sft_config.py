@@ -1,6 +1,7 @@
 """`SoulChatSFTConfig`: the training arguments of `soulchat train`, parsed from a YAML file plus command-line overrides."""
 
 import json
+from argparse import ArgumentTypeError
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,11 @@ from transformers import HfArgumentParser, Seq2SeqTrainingArguments
 from soulchat.training.deepspeed import resolve_deepspeed_config
 
 PROMPT_FORMATS = ("auto", "chatglm", "chat_template")
+
+
+class TrainingConfigError(ValueError):
+    """A training configuration, or what it names (dataset splits, a checkpoint), that cannot be used; raised before
+    any work is done, with the field at fault."""
 
 
 @dataclass
@@ -145,31 +151,40 @@ class SoulChatSFTConfig(Seq2SeqTrainingArguments):
 
     def __post_init__(self):
         if isinstance(self.model_init, str):
-            self.model_init = json.loads(self.model_init)
+            text = self.model_init.strip()
+            try:
+                self.model_init = json.loads(text) if text and text != "null" else None
+            except json.JSONDecodeError as e:
+                raise TrainingConfigError(f"model_init must be a JSON object or null: {e}") from None
+            if self.model_init is not None and not isinstance(self.model_init, dict):
+                raise TrainingConfigError(f"model_init must be a JSON object or null, got {text!r}")
         self._validate_soulchat_fields()
         # `--deepspeed ""` on the command line switches off a YAML file's DeepSpeed.
-        self.deepspeed = resolve_deepspeed_config(self.deepspeed) if self.deepspeed else None
+        try:
+            self.deepspeed = resolve_deepspeed_config(self.deepspeed) if self.deepspeed else None
+        except ValueError as e:
+            raise TrainingConfigError(f"deepspeed: {e}") from None
         super().__post_init__()
 
     def _validate_soulchat_fields(self) -> None:
         if (self.model_name_or_path is None) == (self.model_init is None):
-            raise ValueError("set exactly one of model_name_or_path and model_init")
+            raise TrainingConfigError("set exactly one of model_name_or_path and model_init")
         if self.model_init is not None and "model_type" not in self.model_init:
-            raise ValueError("model_init needs a model_type (e.g. chatglm)")
+            raise TrainingConfigError("model_init needs a model_type (e.g. chatglm)")
         if self.model_name_or_path is None and self.tokenizer_name_or_path is None and not self.tokenizer_vocab_size:
-            raise ValueError("with model_init, set tokenizer_name_or_path or tokenizer_vocab_size")
+            raise TrainingConfigError("with model_init, set tokenizer_name_or_path or tokenizer_vocab_size")
         if self.dataset_path is None:
-            raise ValueError("dataset_path is required")
+            raise TrainingConfigError("dataset_path is required")
         if self.max_source_length < 32 or self.max_target_length < 4:
-            raise ValueError("max_source_length must be at least 32 and max_target_length at least 4")
+            raise TrainingConfigError("max_source_length must be at least 32 and max_target_length at least 4")
         if self.prompt_format not in PROMPT_FORMATS:
-            raise ValueError(f"prompt_format must be one of {PROMPT_FORMATS}, got {self.prompt_format!r}")
+            raise TrainingConfigError(f"prompt_format must be one of {PROMPT_FORMATS}, got {self.prompt_format!r}")
         if self.pad_to_multiple_of is not None and self.pad_to_multiple_of < 1:
-            raise ValueError("pad_to_multiple_of must be positive")
+            raise TrainingConfigError("pad_to_multiple_of must be positive")
         if self.length_group_megabatch < 1:
-            raise ValueError("length_group_megabatch must be positive")
+            raise TrainingConfigError("length_group_megabatch must be positive")
         if self.use_lora and (self.lora_r < 1 or not 0 <= self.lora_dropout < 1):
-            raise ValueError("lora_r must be positive and lora_dropout in [0, 1)")
+            raise TrainingConfigError("lora_r must be positive and lora_dropout in [0, 1)")
 
 
 def load_sft_config(path: str | Path | None, overrides: list[str] | None = None) -> SoulChatSFTConfig:
@@ -194,18 +209,58 @@ def load_sft_config(path: str | Path | None, overrides: list[str] | None = None)
     """
     values: dict[str, Any] = {}
     if path is not None:
-        values = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        try:
+            values = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            raise TrainingConfigError(f"{path} is not valid YAML: {e}") from None
         if not isinstance(values, dict):
-            raise ValueError(f"{path} must hold a YAML mapping of training arguments")
+            raise TrainingConfigError(f"{path} must hold a YAML mapping of training arguments")
         known = {f.name for f in fields(SoulChatSFTConfig)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"{path}: unknown training arguments {unknown}")
+            raise TrainingConfigError(f"{path}: unknown training arguments {unknown}")
     parser = HfArgumentParser(SoulChatSFTConfig)
-    # argparse converts string defaults with the field's type, so YAML scalars and CLI strings end up the same.
-    parser.set_defaults(**{k: json.dumps(v) if isinstance(v, dict) else v for k, v in values.items()})
+    parser.error = _raise_config_error  # a one-line error, not the usage of every training argument
+    options = {option: action for action in parser._actions for option in action.option_strings}
+    parser.set_defaults(**{k: _yaml_value(path, k, v, options[f"--{k}"]) for k, v in values.items()})
     (config,) = parser.parse_args_into_dataclasses(args=list(overrides or []), look_for_args_file=False)
     return config
 
 
-__all__ = ["PROMPT_FORMATS", "SoulChatSFTConfig", "load_sft_config"]
+def _raise_config_error(message: str) -> None:
+    raise TrainingConfigError(message)
+
+
+def _yaml_value(path: str | Path | None, name: str, value: Any, action: Any) -> Any:
+    """A YAML value converted by its field's type as a command-line string would be, so that a wrong type fails
+    here, naming the file and the field, rather than deep inside training."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        if name not in ("model_init", "deepspeed"):
+            raise TrainingConfigError(f"{path}: {name} takes a single value, not a mapping")
+        return json.dumps(value)
+    if isinstance(value, list):
+        if action.nargs not in ("+", "*"):
+            raise TrainingConfigError(f"{path}: {name} takes a single value, not a list")
+        return [_convert(path, name, item, action) for item in value]
+    return _convert(path, name, value, action)
+
+
+def _convert(path: str | Path | None, name: str, value: Any, action: Any) -> Any:
+    if isinstance(value, (list, dict)):
+        raise TrainingConfigError(f"{path}: {name} holds a nested {type(value).__name__}")
+    if action.type is None:
+        return value
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    try:
+        converted = action.type(text)
+    except (TypeError, ValueError, ArgumentTypeError) as e:
+        raise TrainingConfigError(f"{path}: {name}: invalid value {value!r} ({e})") from None
+    if action.choices is not None and converted not in action.choices:
+        choices = ", ".join(str(c) for c in action.choices)
+        raise TrainingConfigError(f"{path}: {name} must be one of {choices}, got {value!r}")
+    return converted
+
+
+__all__ = ["PROMPT_FORMATS", "SoulChatSFTConfig", "TrainingConfigError", "load_sft_config"]

@@ -10,6 +10,8 @@ from typing import Any
 import datasets
 from datasets.fingerprint import Hasher
 from transformers import TrainerCallback, set_seed
+from transformers.integrations import is_deepspeed_zero3_enabled
+from transformers.trainer_utils import get_last_checkpoint
 
 from soulchat.data import prompts as prompts_module
 from soulchat.models.chatglm import ChatGLMTokenizer
@@ -17,6 +19,7 @@ from soulchat.training import tokenization as tokenization_module
 from soulchat.training.collator import DataCollatorForSoulChat
 from soulchat.training.deepspeed import ensure_single_process_env
 from soulchat.training.model_loading import load_model, load_tokenizer, merge_and_save
+from soulchat.training.sft_config import TrainingConfigError
 from soulchat.training.sft_trainer import SoulChatTrainer
 from soulchat.training.tokenization import encode_chat_template, encode_chatglm_table
 
@@ -55,18 +58,77 @@ class TrainingResult:
 
 
 def load_samples(config: Any) -> datasets.DatasetDict:
-    """The sample splits of `config.dataset_path`: a `soulchat prepare` folder or a JSON/JSON Lines file."""
+    """The sample splits of `config.dataset_path`: a `soulchat prepare` folder or a JSON/JSON Lines file; the
+    train and evaluation splits asked for must be there.
+
+    Raises:
+        [`TrainingConfigError`]: when the path does not exist, is not a prepared folder, or lacks a split.
+    """
     path = Path(config.dataset_path)
+    if not path.exists():
+        raise TrainingConfigError(f"dataset_path {path} does not exist")
     if path.is_dir():
-        return datasets.load_dataset(str(path), "samples")
-    return datasets.load_dataset("json", data_files={config.train_split: str(path)})
+        try:
+            splits = datasets.load_dataset(str(path), "samples")
+        except ValueError as e:
+            raise TrainingConfigError(
+                f"dataset_path {path} is not a folder written by `soulchat prepare` (no 'samples' configuration): {e}"
+            ) from None
+    else:
+        splits = datasets.load_dataset("json", data_files={config.train_split: str(path)})
+    for option in ("train_split", "eval_split"):
+        split = getattr(config, option)
+        if split and split not in splits:
+            hint = "; set --eval_split '' to train without evaluation" if option == "eval_split" else ""
+            if option == "eval_split" and not path.is_dir():
+                hint += " (a JSON file is one split; `soulchat prepare --test-fraction` makes a test split)"
+            raise TrainingConfigError(
+                f"{option}: the dataset {path} has no split {split!r} (it has: {', '.join(splits)}){hint}"
+            )
+    return splits
+
+
+def resolve_resume(config: Any) -> str | None:
+    """The checkpoint folder to resume from: `resume_from_checkpoint` as given, or the newest `checkpoint-N` of
+    `output_dir` for `true` / `latest`; `None` when not resuming.
+
+    Raises:
+        [`TrainingConfigError`]: when there is no such checkpoint.
+    """
+    value = config.resume_from_checkpoint
+    if value is None or str(value).strip().lower() in ("", "false", "none"):
+        return None
+    if str(value).strip().lower() in ("true", "latest"):
+        last = get_last_checkpoint(config.output_dir) if Path(config.output_dir).is_dir() else None
+        if last is None:
+            raise TrainingConfigError(f"resume_from_checkpoint {value}: no checkpoint-N folder in {config.output_dir}")
+        return last
+    if not (Path(value) / "trainer_state.json").is_file():
+        raise TrainingConfigError(
+            f"resume_from_checkpoint: {value} is not a checkpoint folder (no trainer_state.json)"
+        )
+    return str(value)
 
 
 def resolve_prompt_format(config: Any, tokenizer: Any) -> str:
-    """`chatglm` or `chat_template`, resolving `auto` from the tokenizer's class."""
-    if config.prompt_format != "auto":
-        return config.prompt_format
-    return "chatglm" if isinstance(tokenizer, ChatGLMTokenizer) else "chat_template"
+    """`chatglm` or `chat_template`, resolving `auto` from the tokenizer's class.
+
+    Raises:
+        [`TrainingConfigError`]: for `chatglm` with a tokenizer that has no ChatGLM-6B special tokens, or
+        `chat_template` with a tokenizer that has no chat template.
+    """
+    name = config.prompt_format
+    if name == "auto":
+        name = "chatglm" if isinstance(tokenizer, ChatGLMTokenizer) else "chat_template"
+    if name == "chatglm" and getattr(tokenizer, "gmask_token_id", None) is None:
+        raise TrainingConfigError(
+            f"prompt_format chatglm needs a ChatGLM-6B tokenizer, got {type(tokenizer).__name__}; use chat_template"
+        )
+    if name == "chat_template" and not getattr(tokenizer, "chat_template", None):
+        raise TrainingConfigError(
+            f"prompt_format chat_template needs a tokenizer with a chat template; {type(tokenizer).__name__} has none"
+        )
+    return name
 
 
 def _tokenizer_identity(tokenizer: Any) -> Any:
@@ -137,8 +199,25 @@ def _save_outputs(trainer: SoulChatTrainer, tokenizer: Any, config: Any, metrics
         tokenizer.save_pretrained(config.output_dir)
         (Path(config.output_dir) / "train_results.json").write_text(json.dumps(metrics, indent=2), "utf-8")
         if config.use_lora and config.merge_lora:
-            merged = merge_and_save(trainer.model, tokenizer, Path(config.output_dir) / "merged")
+            if is_deepspeed_zero3_enabled():
+                logger.warning(
+                    "LoRA adapters are not merged under ZeRO-3 (the base weights are sharded): %s holds the adapter; "
+                    "merge it with peft (PeftModel.from_pretrained(base, adapter).merge_and_unload())",
+                    config.output_dir,
+                )
+            else:
+                merged = merge_and_save(trainer.model, tokenizer, Path(config.output_dir) / "merged")
     return merged
+
+
+def _final_evaluation(trainer: SoulChatTrainer) -> dict[str, float]:
+    """The evaluation at the last step: the one the trainer just logged there, or a new one."""
+    for entry in reversed(trainer.state.log_history):
+        if any(key.startswith("eval_") for key in entry):
+            if entry.get("step") == trainer.state.global_step:
+                return {key: value for key, value in entry.items() if key.startswith("eval_")}
+            break
+    return trainer.evaluate()
 
 
 def run_training(config: Any, *, callbacks: list[TrainerCallback] | None = None) -> TrainingResult:
@@ -160,8 +239,13 @@ def run_training(config: Any, *, callbacks: list[TrainerCallback] | None = None)
         ensure_single_process_env()
     set_seed(config.seed)
     splits = load_samples(config)
+    resume = resolve_resume(config)
     train_split = splits[config.train_split]
-    tokenizer = load_tokenizer(config, (t for row in train_split for t in (row["prompt"], row["response"])))
+    tokenizer = load_tokenizer(
+        config,
+        (t for row in train_split for t in (row["prompt"], row["response"])),
+        data_fingerprint=train_split._fingerprint,
+    )
     prompt_format = resolve_prompt_format(config, tokenizer)
     with config.main_process_first(desc="tokenization"):
         train_dataset = tokenize_split(
@@ -186,10 +270,10 @@ def run_training(config: Any, *, callbacks: list[TrainerCallback] | None = None)
         processing_class=tokenizer,
         callbacks=callbacks,
     )
-    output = trainer.train(resume_from_checkpoint=config.resume_from_checkpoint)
+    output = trainer.train(resume_from_checkpoint=resume)
     metrics = dict(output.metrics)
     if eval_dataset is not None:
-        metrics.update(trainer.evaluate())
+        metrics.update(_final_evaluation(trainer))
     merged = _save_outputs(trainer, tokenizer, config, metrics)
     return TrainingResult(Path(config.output_dir), metrics, list(trainer.state.log_history), merged)
 
@@ -199,6 +283,7 @@ __all__ = [
     "TrainingResult",
     "load_samples",
     "resolve_prompt_format",
+    "resolve_resume",
     "run_training",
     "tokenization_fingerprint",
     "tokenize_split",
