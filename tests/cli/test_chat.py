@@ -72,3 +72,20 @@ def test_bad_options_fail_cleanly(chatglm_dir, tmp_path):
     assert result.exit_code == 1 and "top_p" in result.output
     result = runner.invoke(app, ["chat", "--model", str(tmp_path / "missing")], input="")
     assert result.exit_code == 1 and "error" in result.output
+
+
+def test_a_save_that_fails_does_not_end_the_conversation(chatglm_dir, tmp_path):
+    saved = tmp_path / "after.json"
+    result = _chat(chatglm_dir, ["你好", f"/save {tmp_path}", "还在吗", f"/save {saved}"])
+    assert result.exit_code == 0, result.output
+    assert "(could not save:" in result.stdout and "Is a directory" in result.stdout
+    [dialogue] = json.loads(saved.read_text(encoding="utf-8"))
+    assert [m["content"] for m in dialogue["messages"] if m["role"] == "user"] == ["你好", "还在吗"]
+
+
+def test_a_budget_that_cannot_hold_the_prompt_is_refused_at_start(chatglm_dir):
+    result = _chat(chatglm_dir, ["你好"], "--max-source-length", "4")
+    assert result.exit_code == 2 and "max_source_length 4 is too small" in " ".join(result.output.split())
+    assert "心理咨询师：" not in result.stdout
+    result = runner.invoke(app, ["chat", "--model", "/no/such/folder"], input="")
+    assert result.exit_code == 1 and "model folder /no/such/folder not found" in result.output

@@ -53,3 +53,23 @@ def test_serve_answers_the_openai_client(tmp_path):
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)
     assert f"http://127.0.0.1:{port}" in output and process.returncode == 0, output
+
+
+@pytest.mark.parametrize("command", ["serve", "webui"])
+def test_a_busy_port_and_bad_sizes_are_refused_before_the_model_loads(tmp_path, command):
+    from typer.testing import CliRunner
+
+    from soulchat.cli.main import app
+
+    missing = tmp_path / "not-loaded"  # never read: the checks come first
+    missing.mkdir()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(app, [command, "--model", str(missing), "--port", str(port)])
+    assert result.exit_code == 2 and f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert "Traceback" not in result.output
+    if command == "serve":
+        result = CliRunner().invoke(app, ["serve", "--model", str(missing), "--max-batch-size", "0"])
+        assert result.exit_code == 2 and "--max-batch-size must be at least 1, got 0" in result.output

@@ -4,6 +4,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 from huggingface_hub import ModelCard
 from typer.testing import CliRunner
@@ -144,3 +145,18 @@ def test_card_command(run_folder, tmp_path):
     result = CliRunner().invoke(app, ["card", "--checkpoint", str(folder), "--metrics", str(tmp_path / "no.json")])
     assert result.exit_code != 0 and "no.json" in result.output
     assert json.loads(metrics.read_text())["scores"] == SCORES
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{oops", "is not valid JSON"),
+        ('{"scores": {"bleu-1": 1.0}}', "scores bleu-2, bleu-3, bleu-4, rouge-1, rouge-2, rouge-l are missing"),
+        ('{"num_samples": 3}', "has no 'scores'"),
+    ],
+)
+def test_card_with_an_unusable_metrics_file_is_a_one_line_error(tmp_path, content, message):
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(content)
+    result = CliRunner().invoke(app, ["card", "--checkpoint", str(tmp_path), "--metrics", str(metrics)])
+    assert result.exit_code == 2 and message in " ".join(result.output.split()) and str(metrics.name) in result.output

@@ -189,3 +189,12 @@ def test_pushed_model_loads_from_the_hub_without_soulchat(fake_hub, model_copy, 
     with torch.no_grad():
         logits = model(**inputs).logits
     assert remote["logits"] == logits[:, -1, :20].tolist()
+
+
+def test_push_errors_are_one_line(fake_hub, model_copy, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_fake_write_token")
+    base = ["push", "--checkpoint", str(model_copy), "--token", "hf_fake_write_token"]
+    result = CliRunner().invoke(app, [*base, "--repo-id", "org/m", "--endpoint", "http://127.0.0.1:9"])
+    assert result.exit_code == 1 and "cannot reach the Hub at http://127.0.0.1:9" in " ".join(result.output.split())
+    result = CliRunner().invoke(app, [*base, "--repo-id", "bad id!!", "--endpoint", fake_hub.url])
+    assert result.exit_code == 2 and "Repo id must" in result.output and fake_hub.repos == {}

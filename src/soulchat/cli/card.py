@@ -35,6 +35,9 @@ def card_command(
         path = write_model_card(checkpoint, output, config_path=config, metrics_path=metrics, **options)
     except FileNotFoundError as error:
         raise typer.BadParameter(str(error)) from error
+    except ValueError as error:  # a metrics or config file that cannot be read
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
     typer.echo(f"Wrote {path}")
 
 

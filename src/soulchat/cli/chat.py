@@ -14,6 +14,7 @@ from pathlib import Path
 
 import typer
 
+from soulchat.cli.startup import check_at_least, fail
 from soulchat.inference.engine import ChatEngine, DecodingSettings, Reply
 from soulchat.inference.safety import SafetyConfig
 from soulchat.models.loading import load_model_for_generation
@@ -77,8 +78,12 @@ class TerminalChat:
             self.reset()
             typer.echo("(a new conversation starts)")
         elif name == "/save":
-            path = self.save(Path(argument.strip()) if argument.strip() else None)
-            typer.echo(f"(saved {len(self.history)} rounds to {path})")
+            try:
+                path = self.save(Path(argument.strip()) if argument.strip() else None)
+            except OSError as error:  # a folder, no permission, a full disk: the conversation goes on
+                typer.echo(f"(could not save: {error}; the conversation goes on)")
+            else:
+                typer.echo(f"(saved {len(self.history)} rounds to {path})")
         elif name == "/help":
             typer.echo(HELP_TEXT)
         else:
@@ -124,21 +129,24 @@ def chat_command(
     ),
 ) -> None:
     """Chat with a counselling model in the terminal (streamed; /reset, /save [PATH], /exit)."""
+    check_at_least(2, max_source_length=max_source_length)
     try:
         settings = DecodingSettings(
             temperature=temperature, top_p=top_p, greedy=greedy, max_new_tokens=max_new_tokens, seed=seed
         )
         loaded, tokenizer = load_model_for_generation(model, device=device, dtype=dtype)
     except (OSError, ValueError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from None
+        fail(error, code=1)
     if no_safety:
         logger.warning("--no-safety: crisis screening, reply screening and the AI disclaimer are OFF")
     safety = SafetyConfig(enabled=not no_safety)
-    engine = ChatEngine(
-        loaded, tokenizer, safety=safety, defaults=settings, max_batch_size=1, max_queue=1,
-        max_source_length=max_source_length, system_prompt=system_prompt,
-    )  # fmt: skip
+    try:
+        engine = ChatEngine(
+            loaded, tokenizer, safety=safety, defaults=settings, max_batch_size=1, max_queue=1,
+            max_source_length=max_source_length, system_prompt=system_prompt,
+        )  # fmt: skip
+    except ValueError as error:
+        fail(error)
     try:
         typer.echo(HELP_TEXT)
         TerminalChat(engine, settings).run()

@@ -37,7 +37,11 @@ def convert_checkpoint_command(
     if quantize_embeddings and quantize is None:
         raise typer.BadParameter("needs --quantize", param_hint="--quantize-embeddings")
     torch_dtype = getattr(torch, dtype) if dtype else None
-    written = convert_checkpoint(src, dst, dtype=torch_dtype)
+    try:
+        written = convert_checkpoint(src, dst, dtype=torch_dtype)
+    except (ValueError, FileNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
     if quantize is not None:
         written = quantize_checkpoint(dst, quantize, quantize_embeddings=quantize_embeddings, dtype=torch_dtype)
     suffix = f", int{quantize} weights" if quantize is not None else ""

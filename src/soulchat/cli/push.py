@@ -31,6 +31,7 @@ def push_command(
     metrics: Path = typer.Option(None, "--metrics", dir_okay=False, help="Model card: soulchat evaluate's metrics."),
 ) -> None:
     """Upload a model or dataset folder to the Hugging Face Hub in one commit; print the commit URL."""
+    import yaml
     from huggingface_hub.errors import HfHubHTTPError
 
     from soulchat.hub.push import IncompleteFolderError, push_dataset, push_model
@@ -54,7 +55,24 @@ def push_command(
     except (IncompleteFolderError, PermissionError, HfHubHTTPError) as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from error
+    except (ValueError, yaml.YAMLError) as error:  # an invalid repo id, a card or metrics file that cannot be read
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from error
+    except Exception as error:
+        if not _is_network_error(error):
+            raise
+        console.print(f"[red]error:[/red] cannot reach the Hub at {endpoint or 'https://huggingface.co'}: {error}")
+        raise typer.Exit(1) from error
     typer.echo(url)
+
+
+def _is_network_error(error: Exception) -> bool:
+    """Whether `error` is the HTTP client's failure to connect or to get an answer (huggingface_hub's client is an
+    httpx fork, not a dependency of its own here, so its classes are recognised by module and name)."""
+    return isinstance(error, ConnectionError) or any(
+        cls.__module__.split(".")[0].startswith(("httpx", "requests", "urllib3")) and cls.__name__ == "TransportError"
+        for cls in type(error).__mro__
+    )
 
 
 __all__ = ["push_command"]

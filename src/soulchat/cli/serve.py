@@ -10,6 +10,7 @@ from pathlib import Path
 
 import typer
 
+from soulchat.cli.startup import check_at_least, check_port_free, fail
 from soulchat.inference.engine import ChatEngine, DecodingSettings
 from soulchat.inference.safety import SafetyConfig
 from soulchat.inference.server import DEFAULT_MAX_REQUEST_BYTES, create_app
@@ -55,23 +56,30 @@ def serve_command(
     """Serve a counselling model over an OpenAI-compatible HTTP API (/v1/models, /v1/chat/completions, /health)."""
     from aiohttp import web
 
+    check_at_least(1, max_batch_size=max_batch_size, max_queue=max_queue, max_request_bytes=max_request_bytes)
+    check_at_least(2, max_source_length=max_source_length)
+    check_port_free(host, port)
     try:
         defaults = DecodingSettings(temperature=temperature, top_p=top_p, greedy=greedy, max_new_tokens=max_new_tokens)
         loaded, tokenizer = load_model_for_generation(model, device=device, dtype=dtype)
     except (OSError, ValueError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from None
+        fail(error, code=1)
     if not _is_loopback(host) and api_key is None:
         logger.warning("serving on %s without --api-key: anyone who can reach it can use the model", host)
     if no_safety:
         logger.warning("--no-safety: crisis screening, reply screening and the AI disclaimer are OFF")
-    engine = ChatEngine(
-        loaded, tokenizer, safety=SafetyConfig(enabled=not no_safety), defaults=defaults,
-        max_batch_size=max_batch_size, max_queue=max_queue, max_source_length=max_source_length,
-    )  # fmt: skip
+    try:
+        engine = ChatEngine(
+            loaded, tokenizer, safety=SafetyConfig(enabled=not no_safety), defaults=defaults,
+            max_batch_size=max_batch_size, max_queue=max_queue, max_source_length=max_source_length,
+        )  # fmt: skip
+    except ValueError as error:
+        fail(error)
     name = model_name or Path(model).name or "soulchat"
     app = create_app(engine, model_name=name, api_key=api_key, max_request_bytes=max_request_bytes)
     try:
         web.run_app(app, host=host, port=port, print=lambda text: typer.echo(text, err=True))
+    except OSError as error:  # the port was taken between the check and now
+        fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
     finally:
         engine.close()

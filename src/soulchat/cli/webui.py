@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 from aiohttp import web
 
+from soulchat.cli.startup import check_port_free, fail
 from soulchat.inference.engine import ChatEngine, DecodingSettings
 from soulchat.inference.webui import DEFAULT_TITLE, create_webui_app
 from soulchat.models.loading import load_model_for_generation
@@ -48,17 +49,20 @@ def webui_command(
     title: str = typer.Option(DEFAULT_TITLE, help="Page title."),
 ) -> None:
     """Serve a browser chat page (streaming replies, decoding sliders, reset) for a checkpoint."""
+    check_port_free(host, port)
     try:
         defaults = decoding_defaults(
             temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, greedy=greedy or None
         )
         loaded, tokenizer = load_model_for_generation(model, device=device, dtype=dtype)
     except (OSError, ValueError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from error
+        fail(error)
     if host not in ("127.0.0.1", "::1", "localhost"):
         logger.warning("serving the page on %s: anyone who can reach it can use the model (no password)", host)
     with ChatEngine(loaded, tokenizer, defaults=defaults) as engine:
         app = create_webui_app(engine, model_name=model_name or model.resolve().name, title=title)
         typer.echo(f"SoulChat web page: http://{host}:{port}/", err=True)
-        web.run_app(app, host=host, port=port, print=lambda text: typer.echo(text, err=True))
+        try:
+            web.run_app(app, host=host, port=port, print=lambda text: typer.echo(text, err=True))
+        except OSError as error:  # the port was taken between the check and now
+            fail(f"cannot listen on {host}:{port}: {error.strerror or error}")

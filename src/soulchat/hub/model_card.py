@@ -70,7 +70,24 @@ class TrainingRun:
 
 
 def _read_json(path: Path) -> dict | None:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from None
+
+
+def _read_metrics(path: Path) -> dict:
+    """`soulchat evaluate`'s metrics.json, with every score of Table 1."""
+    metrics = _read_json(path)
+    scores = metrics.get("scores") if isinstance(metrics, dict) else None
+    if not isinstance(scores, dict):
+        raise ValueError(f"{path} has no 'scores': not a metrics.json written by `soulchat evaluate`")
+    missing = [key for key in SCORE_KEYS if not isinstance(scores.get(key), (int, float))]
+    if missing:
+        raise ValueError(f"{path}: scores {', '.join(missing)} are missing or not numbers")
+    return metrics
 
 
 def load_training_config(checkpoint: Path, *, config_path: Path | None = None) -> tuple[dict, str | None]:
@@ -140,7 +157,7 @@ def load_run(
     return TrainingRun(
         config=config,
         config_source=source,
-        metrics=_read_json(metrics_file) if metrics_file else None,
+        metrics=_read_metrics(metrics_file) if metrics_file else None,
         state=_read_json(checkpoint / "trainer_state.json"),
         results=_read_json(checkpoint / "train_results.json"),
         dataset_report=report,

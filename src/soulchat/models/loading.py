@@ -37,6 +37,15 @@ def resolve_dtype(dtype: str, device: torch.device, *, quantized: bool = False) 
     return getattr(torch, dtype)
 
 
+def check_model_path(path: str | Path) -> None:
+    """Fails with `FileNotFoundError` when `path` is written as a local path (absolute, `./`, `~`, or more than one
+    `/`) but is no folder, rather than letting the Hub client call it an invalid repo id."""
+    text = str(path)
+    local = Path(text).is_absolute() or text.startswith((".", "~")) or text.count("/") > 1
+    if local and not Path(text).expanduser().is_dir():
+        raise FileNotFoundError(f"model folder {text} not found")
+
+
 def load_model_for_generation(path: str | Path, *, device: str | None = None, dtype: str = "auto") -> tuple[Any, Any]:
     """Loads a checkpoint's model (in eval mode, on `device`) and tokenizer.
 
@@ -51,6 +60,7 @@ def load_model_for_generation(path: str | Path, *, device: str | None = None, dt
     Returns:
         `tuple[PreTrainedModel, PreTrainedTokenizerBase]`
     """
+    check_model_path(path)
     target = resolve_device(device)
     config = AutoConfig.from_pretrained(str(path))
     bits = getattr(config, "quantization_bit", 0) or 0
@@ -101,6 +111,7 @@ def end_of_reply_ids(model: Any, tokenizer: Any) -> list[int]:
 
 __all__ = [
     "check_generation_pair",
+    "check_model_path",
     "end_of_reply_ids",
     "load_model_for_generation",
     "resolve_device",

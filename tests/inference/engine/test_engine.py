@@ -189,3 +189,13 @@ def test_closing_the_engine_cancels_the_running_batch_and_refuses_new_work(chat_
     assert stream.reply.text.startswith(stream.reply.disclaimer) and not engine.scheduler.alive
     with pytest.raises(RuntimeError):
         engine.start([("你好", "你好。")], "还在吗")
+
+
+def test_default_max_new_tokens_beyond_the_model_length_are_capped(chat_model, caplog):
+    model, tokenizer = chat_model
+    with ChatEngine(model, tokenizer) as probe:
+        limit = probe.max_length
+    assert limit is not None
+    with ChatEngine(model, tokenizer, defaults=DecodingSettings(max_new_tokens=limit + 100)) as engine:
+        assert engine.defaults.max_new_tokens == limit
+    assert any("more than the model's length" in r.getMessage() for r in caplog.records)

@@ -223,3 +223,24 @@ def test_a_client_leaving_mid_stream_cancels_its_generation(chat_model):
         assert _server_tasks(server) == tasks and _live_jobs() == jobs
     engine.close()
     assert threading.active_count() == threads - 2  # the engine's worker and the server's thread are gone
+
+
+def test_a_client_leaving_before_a_non_streamed_reply_cancels_its_generation(chat_model):
+    model, tokenizer = chat_model
+    engine = ChatEngine(model, tokenizer, defaults=DecodingSettings(greedy=True, max_new_tokens=2000))
+    with BackgroundServer(create_app(engine, model_name=MODEL)) as server:
+        body = {"model": MODEL, "messages": [{"role": "user", "content": "你好"}]}
+        connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+        connection.request("POST", "/v1/chat/completions", body=json.dumps(body))
+        deadline = time.monotonic() + 10
+        while engine.row_steps < 20 and time.monotonic() < deadline:  # the reply is generating
+            time.sleep(0.005)
+        connection.close()  # the client goes away before its reply
+        deadline = time.monotonic() + 10
+        while engine.scheduler.running and time.monotonic() < deadline:
+            time.sleep(0.02)
+        steps = engine.row_steps
+        time.sleep(0.3)
+        assert engine.scheduler.running == 0 and engine.row_steps == steps
+        assert steps < 1500  # it stopped long before its 2000 tokens, although text kept coming
+    engine.close()

@@ -86,3 +86,43 @@ def test_convert_single_bin_with_shared_storage(tmp_path, original_folder):
     with safe_open(written[0], "pt") as handle:
         assert handle.get_tensor("transformer.word_embeddings.weight").dtype == torch.float32
     assert torch.equal(_logits(tmp_path / "out"), _logits(original_folder))
+
+
+def _copy_folder(src, dst, **replace_config):
+    dst.mkdir()
+    for path in src.iterdir():
+        (dst / path.name).write_bytes(path.read_bytes())
+    if replace_config:
+        config = json.loads((src / "config.json").read_text())
+        (dst / "config.json").write_text(json.dumps({**config, **replace_config}))
+    return dst
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("no_config", "has no config.json: not a ChatGLM-6B checkpoint folder"),
+        ("gpt2", "is not a ChatGLM-6B checkpoint: its config.json says model_type 'gpt2'"),
+        ("vocab", "transformer.word_embeddings.weight is"),
+        ("foreign", "holds tensors that are not ChatGLM-6B's"),
+        ("no_bin", "no pytorch_model.bin"),
+    ],
+)
+def test_convert_refuses_what_is_not_a_chatglm_checkpoint(tmp_path, original_folder, change, message):
+    src = _copy_folder(original_folder, tmp_path / "src")
+    if change == "no_config":
+        (src / "config.json").unlink()
+    elif change == "gpt2":
+        (src / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_embd": 8}))
+    elif change == "vocab":
+        config = json.loads((src / "config.json").read_text())
+        (src / "config.json").write_text(json.dumps({**config, "vocab_size": config["vocab_size"] + 1}))
+    elif change == "foreign":
+        shard = sorted(src.glob("pytorch_model-*.bin"))[-1]
+        torch.save({"h.0.attn.c_attn.weight": torch.zeros(2, 2)}, shard)
+    else:
+        for shard in [*src.glob("pytorch_model*.bin"), src / "pytorch_model.bin.index.json"]:
+            shard.unlink(missing_ok=True)
+    result = CliRunner().invoke(app, ["convert-checkpoint", str(src), str(tmp_path / "out")])
+    assert result.exit_code == 2 and message in " ".join(result.output.split())
+    assert not (tmp_path / "out").exists()  # nothing left behind

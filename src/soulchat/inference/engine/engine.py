@@ -8,6 +8,7 @@ with the AI disclaimer. The terminal chat, the HTTP server and the web page all 
 """
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -89,6 +90,14 @@ class ChatEngine:
         self.postprocess = (process_response if postprocess else str.strip) if self.is_chatglm else str.strip
         self.eos_token_ids = frozenset(end_of_reply_ids(model, tokenizer))
         self.max_length = _max_length(model.config)
+        if self.max_length and self.defaults.max_new_tokens > self.max_length:
+            logger.warning(
+                "max_new_tokens %d is more than the model's length %d: replies get at most %d tokens",
+                self.defaults.max_new_tokens,
+                self.max_length,
+                self.max_length,
+            )
+            self.defaults = dataclasses.replace(self.defaults, max_new_tokens=self.max_length)
         self.steps = 0
         self.row_steps = 0
         self.scheduler = Scheduler(self._run_batch, max_batch_size=max_batch_size, max_queue=max_queue)

@@ -55,6 +55,10 @@ class PromptEncoder:
         self.is_chatglm = is_chatglm
         self.max_source_length = max_source_length
         self.system_prompt = system_prompt
+        try:  # the budget must hold at least the cue and a little of a message
+            self.encode([], "你好")
+        except ValueError as error:
+            raise ValueError(f"max_source_length {max_source_length} is too small: {error}") from None
 
     def _ids(self, texts: list[str]) -> list[list[int]]:
         return self.tokenizer(texts, add_special_tokens=False)["input_ids"]

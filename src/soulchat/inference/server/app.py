@@ -80,13 +80,14 @@ def _gone(request: web.Request) -> bool:
 
 
 async def _next(request: web.Request, stream: ReplyStream) -> str | Reply | None:
-    """The stream's next event, or None once the client has disconnected."""
-    while True:
+    """The stream's next event, or None once the client has disconnected (looked at before every event and while
+    waiting, so that an abandoned reply stops at once even while text keeps coming)."""
+    while not _gone(request):
         try:
             return await stream.next_event(_DISCONNECT_POLL_S)
         except TimeoutError:
-            if _gone(request):
-                return None
+            continue
+    return None
 
 
 def _sse(body: dict | str) -> bytes:

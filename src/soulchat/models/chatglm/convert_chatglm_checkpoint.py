@@ -1,6 +1,7 @@
 """Convert an original ChatGLM-6B checkpoint folder (`pytorch_model-*.bin` shards) to a safetensors folder.
 
-The conversion streams one shard at a time (memory stays bounded by the largest shard), drops what the model never
+The conversion streams one shard at a time, writing each as it is converted (memory stays bounded by the largest
+shard), drops what the model never
 loads (the rotary `inv_freq` buffers and `lm_head.weight`, which is tied to the word embeddings), optionally casts
 the floating-point weights, and writes the native configuration, tokenizer and modeling files next to the weights, so
 that the result loads with soulchat, or with plain transformers and `trust_remote_code=True`.
@@ -53,8 +54,46 @@ def _convert_tensors(state: dict[str, torch.Tensor], dtype: torch.dtype | None, 
     return converted
 
 
+def _source_config(src: Path) -> ChatGLMConfig:
+    """The checkpoint's configuration, which must be ChatGLM-6B's."""
+    path = src / "config.json"
+    if not path.is_file():
+        raise ValueError(f"{src} has no config.json: not a ChatGLM-6B checkpoint folder")
+    try:
+        model_type = json.loads(path.read_text(encoding="utf-8")).get("model_type")
+    except (json.JSONDecodeError, AttributeError) as e:
+        raise ValueError(f"{path} is not a JSON object: {e}") from None
+    if model_type != ChatGLMConfig.model_type:
+        raise ValueError(f"{src} is not a ChatGLM-6B checkpoint: its config.json says model_type {model_type!r}")
+    return ChatGLMConfig.from_pretrained(src)
+
+
+def _check_tensors(converted: dict[str, torch.Tensor], config: ChatGLMConfig, shard: Path) -> None:
+    """Every tensor is ChatGLM-6B's, and the word embeddings have the configuration's shape."""
+    foreign = [name for name in converted if not name.startswith(("transformer.", "lm_head."))]
+    if foreign:
+        raise ValueError(f"{shard} holds tensors that are not ChatGLM-6B's, e.g. {foreign[:3]}")
+    embeddings = converted.get("transformer.word_embeddings.weight")
+    expected = (config.vocab_size, config.hidden_size)
+    if embeddings is not None and tuple(embeddings.shape) != expected:
+        raise ValueError(
+            f"{shard}: transformer.word_embeddings.weight is {tuple(embeddings.shape)}, but config.json says "
+            f"vocab_size x hidden_size = {expected}"
+        )
+
+
+def _missing_tensors(names: set[str], config: ChatGLMConfig) -> list[str]:
+    required = ["transformer.word_embeddings.weight", "transformer.final_layernorm.weight"]
+    required += [f"transformer.layers.{i}.attention.query_key_value.weight" for i in range(config.num_layers)]
+    return [name for name in required if name not in names]
+
+
 def convert_checkpoint(src: str | Path, dst: str | Path, *, dtype: torch.dtype | None = None) -> list[Path]:
     """Converts the original checkpoint folder `src` into a safetensors folder `dst`.
+
+    The source is checked first (a ChatGLM-6B `config.json`, ChatGLM-6B tensor names, word embeddings of the
+    configured shape, every layer present); nothing is left in `dst` when it fails. Each shard is written as soon
+    as it is converted, so memory stays bounded by the largest shard.
 
     Args:
         src (`str` or `Path`):
@@ -68,20 +107,42 @@ def convert_checkpoint(src: str | Path, dst: str | Path, *, dtype: torch.dtype |
 
     Returns:
         `list[Path]`: the safetensors files written.
+
+    Raises:
+        `ValueError`: when `src` is not a ChatGLM-6B checkpoint (naming what is wrong).
+        `FileNotFoundError`: when it has no `.bin` weights.
     """
     src, dst = Path(src), Path(dst)
-    dst.mkdir(parents=True, exist_ok=True)
-    config = ChatGLMConfig.from_pretrained(src)
+    config = _source_config(src)
     shards = _source_shards(src)
-    converted_shards: list[dict[str, torch.Tensor]] = []
-    for shard in shards:
-        state = torch.load(shard, map_location="cpu", weights_only=True, mmap=True)
-        converted = _convert_tensors(state, dtype, config.tie_word_embeddings)
-        if converted:
-            converted_shards.append(converted)
+    created = not dst.exists()
+    parts: list[tuple[Path, dict[str, int]]] = []
+    names: set[str] = set()
+    try:
+        for shard in shards:
+            state = torch.load(shard, map_location="cpu", weights_only=True, mmap=True)
+            converted = _convert_tensors(state, dtype, config.tie_word_embeddings)
+            del state
+            if not converted:
+                continue
+            _check_tensors(converted, config, shard)
+            names.update(converted)
+            dst.mkdir(parents=True, exist_ok=True)
+            part = dst / f".converting-{len(parts) + 1:05d}.safetensors"
+            save_file(converted, part, metadata={"format": "pt"})
+            parts.append((part, {name: t.numel() * t.element_size() for name, t in converted.items()}))
             logger.info("converted %s (%d tensors)", shard.name, len(converted))
-        del state
-    written = _write_shards(dst, converted_shards)
+            del converted
+        missing = _missing_tensors(names, config)
+        if missing:
+            raise ValueError(f"{src} lacks ChatGLM-6B tensors, e.g. {missing[:3]}")
+    except BaseException:
+        for part, _ in parts:
+            part.unlink(missing_ok=True)
+        if created and dst.is_dir() and not any(dst.iterdir()):
+            dst.rmdir()
+        raise
+    written = _name_shards(dst, parts)
     if dtype is not None:
         config.dtype = dtype
     config.auto_map = {**(getattr(config, "auto_map", None) or {}), **_AUTO_MAP}
@@ -130,19 +191,22 @@ def quantize_checkpoint(
     return written
 
 
-def _write_shards(dst: Path, shards: list[dict[str, torch.Tensor]]) -> list[Path]:
-    """Writes `model.safetensors`, or `model-0000N-of-0000M.safetensors` and their index for several shards."""
-    if len(shards) == 1:
+def _name_shards(dst: Path, parts: list[tuple[Path, dict[str, int]]]) -> list[Path]:
+    """Gives the converted parts their final names: `model.safetensors`, or `model-0000N-of-0000M.safetensors` and
+    their index for several."""
+    for old in [*dst.glob("model*.safetensors"), dst / "model.safetensors.index.json"]:
+        old.unlink(missing_ok=True)
+    if len(parts) == 1:
         path = dst / "model.safetensors"
-        save_file(shards[0], path, metadata={"format": "pt"})
+        parts[0][0].replace(path)
         return [path]
     written, weight_map, total_size = [], {}, 0
-    for number, shard in enumerate(shards, start=1):
-        path = dst / f"model-{number:05d}-of-{len(shards):05d}.safetensors"
-        save_file(shard, path, metadata={"format": "pt"})
+    for number, (part, sizes) in enumerate(parts, start=1):
+        path = dst / f"model-{number:05d}-of-{len(parts):05d}.safetensors"
+        part.replace(path)
         written.append(path)
-        weight_map.update(dict.fromkeys(shard, path.name))
-        total_size += sum(t.numel() * t.element_size() for t in shard.values())
+        weight_map.update(dict.fromkeys(sizes, path.name))
+        total_size += sum(sizes.values())
     index = {"metadata": {"total_size": total_size}, "weight_map": dict(sorted(weight_map.items()))}
     (dst / "model.safetensors.index.json").write_text(json.dumps(index, indent=2) + "\n")
     return written
