@@ -160,3 +160,23 @@ def test_card_with_an_unusable_metrics_file_is_a_one_line_error(tmp_path, conten
     metrics.write_text(content)
     result = CliRunner().invoke(app, ["card", "--checkpoint", str(tmp_path), "--metrics", str(metrics)])
     assert result.exit_code == 2 and message in " ".join(result.output.split()) and str(metrics.name) in result.output
+
+
+def test_the_schedule_row_names_deepspeeds_scheduler_when_it_sets_one(tmp_path):
+    from soulchat.hub.model_card import SHIPPED_DEEPSPEED_NAMES, SHIPPED_DEEPSPEED_SCHEDULER, deepspeed_scheduler
+    from soulchat.training.deepspeed import DEEPSPEED_CONFIGS, resolve_deepspeed_config
+
+    assert set(SHIPPED_DEEPSPEED_NAMES) == set(DEEPSPEED_CONFIGS)
+    for name in DEEPSPEED_CONFIGS:  # the constant the card uses is what the shipped configurations say
+        assert resolve_deepspeed_config(name, cpu=False)["scheduler"]["type"] == SHIPPED_DEEPSPEED_SCHEDULER
+    own = tmp_path / "ds.json"
+    own.write_text(json.dumps({"scheduler": {"type": "WarmupCosineLR"}}))
+    assert deepspeed_scheduler(str(own)) == "WarmupCosineLR" and deepspeed_scheduler({"zero_optimization": {}}) is None
+    run = load_run(tmp_path, config_path=_yaml(tmp_path, "deepspeed: zero2\nlr_scheduler_type: linear\n"))
+    assert ("learning-rate schedule", "`WarmupDecayLR (DeepSpeed's)`") in hyperparameter_rows(run)
+
+
+def _yaml(folder: Path, text: str) -> Path:
+    path = folder / "train.yaml"
+    path.write_text(text)
+    return path

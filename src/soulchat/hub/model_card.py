@@ -185,6 +185,25 @@ def _precision(config: dict) -> str:
     return "fp16 mixed precision" if config.get("fp16") else "fp32"
 
 
+# The scheduler of the DeepSpeed configurations that `soulchat train` ships (`deepspeed: zero2 | zero3 | zero3_offload`).
+SHIPPED_DEEPSPEED_SCHEDULER = "WarmupDecayLR"
+SHIPPED_DEEPSPEED_NAMES = ("zero2", "zero3", "zero3_offload")
+
+
+def deepspeed_scheduler(value: Any) -> str | None:
+    """The learning-rate scheduler a DeepSpeed configuration (a shipped name, a JSON path or the dict itself) sets,
+    which replaces the Trainer's `lr_scheduler_type`; `None` when it sets none or cannot be read."""
+    if isinstance(value, str):
+        if value in SHIPPED_DEEPSPEED_NAMES:
+            return SHIPPED_DEEPSPEED_SCHEDULER
+        try:
+            value = json.loads(Path(value).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+    scheduler = value.get("scheduler") if isinstance(value, dict) else None
+    return scheduler.get("type") if isinstance(scheduler, dict) else None
+
+
 def hyperparameter_rows(run: TrainingRun) -> list[tuple[str, str]]:
     """The rows (name, value) of the card's hyper-parameter table: the run's arguments, then what it did."""
     config = run.config
@@ -214,7 +233,9 @@ def hyperparameter_rows(run: TrainingRun) -> list[tuple[str, str]]:
         value = config.get(key)
         if value is None or value == "" or (key == "num_train_epochs" and skip_epochs):
             continue
-        if key == "deepspeed" and isinstance(value, str):
+        if key == "lr_scheduler_type" and deepspeed_scheduler(config.get("deepspeed")):
+            value = f"{deepspeed_scheduler(config.get('deepspeed'))} (DeepSpeed's)"
+        elif key == "deepspeed" and isinstance(value, str):
             value = Path(value).stem.removeprefix("ds_")  # a shipped config's path reads as its name (zero2)
         elif key in ("model_name_or_path", "dataset_path") and not is_hub_id(value):
             value = Path(value).name  # a folder of the training machine: its name, not its path
