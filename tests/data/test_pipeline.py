@@ -106,12 +106,14 @@ def test_split_is_deterministic_by_content_and_seed(tmp_path):
 def test_id_gaps_and_duplicate_ids(tmp_path):
     from tests.data.conftest import good
 
-    records = [good(1), good(2), good(5), {**good(7), "id": 2}]
+    records = [good(1), good(2), good(5), {**good(7), "id": 2}, {**good(8), "id": 2}, {**good(9), "id": "2#2"}]
     path = tmp_path / "c.json"
     path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
-    _, report, _ = _run(path)
+    kept, report, _ = _run(path)
     assert report.id_gaps == 2  # 3 and 4 are missing
-    assert report.flags == {"duplicate_id": 1}
+    assert report.flags == {"duplicate_id": 3}
+    # a reused id is renamed, so that sample ids stay unique
+    assert [d.id for d, _ in kept] == ["1", "2", "5", "2#2", "2#3", "2#2#2"]
 
 
 def test_filter_restricted_to_counsellor_messages(messy_corpus):

@@ -163,7 +163,13 @@ class CorpusPipeline:
         self.report.count(status)
         self.report.repairs.update(defects)
         if self.report.note_id(dialogue.id):
+            # Another dialogue has this id (one-dialogue files of the same name in two folders, or a reused id):
+            # renamed so that every sample id stays unique, which resumable evaluation relies on.
             flags = [*flags, "duplicate_id"]
+            number = 2
+            while self.report.note_id(f"{dialogue.id}#{number}"):
+                number += 1
+            dialogue.id = f"{dialogue.id}#{number}"
         self.report.flags.update(flags)
         return self.split_of(digest)
 

@@ -38,6 +38,7 @@ DEFECTS = {**REPAIRABLE, **REJECTING}
 FLAGS = {
     "long_message": "a message longer than `long_message_chars` characters",
     "unknown_topic": "a SoulChatCorpus topic outside the 12 topics",
+    "duplicate_id": "an id already used by another dialogue (renamed `<id>#2`, `#3`, ...)",
 }
 _SURROGATE = re.compile(r"[\udc80-\udcff]")
 
