@@ -1,6 +1,7 @@
 """Real DeepSpeed ZeRO-2/3 runs on CPU (one process, `soulchat train` in a subprocess), kill-and-resume, and a
 2-process gloo DDP run with torchrun. No mocks: tiny ChatGLM, 8 samples, the shipped configs."""
 
+import json
 import math
 import subprocess
 import sys
@@ -74,6 +75,9 @@ def test_kill_and_resume_continues_the_same_loss_curve(tmp_path: Path, zero2_run
     assert sorted(resumed) == list(range(1, 13))  # steps 1-6 come from the checkpoint's trainer state
     for step in range(1, 13):
         assert resumed[step] == pytest.approx(uninterrupted[step], rel=1e-5), step
+    # the run's mean loss covers all 12 steps, not only the 6 after the resume
+    results = [json.loads((folder / "train_results.json").read_text())["train_loss"] for folder in (output, zero2_run)]
+    assert results[0] == pytest.approx(results[1], rel=1e-5)
 
 
 def test_two_process_ddp_shards_the_data(tmp_path: Path, eight_samples: Path, tokenizer_dir: Path):

@@ -210,6 +210,20 @@ def _save_outputs(trainer: SoulChatTrainer, tokenizer: Any, config: Any, metrics
     return merged
 
 
+def _whole_run_loss(metrics: dict, state: Any) -> None:
+    """After a resume, the Trainer's `train_loss` averages only the steps run since; when the logged losses cover every
+    step (each the mean since the previous log), it is replaced by the mean over the whole run, as an uninterrupted
+    run reports it."""
+    logged = [(entry["step"], entry["loss"]) for entry in state.log_history if "loss" in entry and "step" in entry]
+    if not logged or logged[-1][0] != state.global_step:
+        return
+    total, previous = 0.0, 0
+    for step, loss in logged:
+        total += loss * (step - previous)
+        previous = step
+    metrics["train_loss"] = total / state.global_step
+
+
 def _final_evaluation(trainer: SoulChatTrainer) -> dict[str, float]:
     """The evaluation at the last step: the one the trainer just logged there, or a new one."""
     for entry in reversed(trainer.state.log_history):
@@ -272,6 +286,8 @@ def run_training(config: Any, *, callbacks: list[TrainerCallback] | None = None)
     )
     output = trainer.train(resume_from_checkpoint=resume)
     metrics = dict(output.metrics)
+    if resume is not None:
+        _whole_run_loss(metrics, trainer.state)
     if eval_dataset is not None:
         metrics.update(_final_evaluation(trainer))
     merged = _save_outputs(trainer, tokenizer, config, metrics)
