@@ -1,5 +1,6 @@
 """The generation benchmark end to end: batch-size independence, outputs, resuming, settings checks and the CLI."""
 
+import hashlib
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 from soulchat.cli.main import app
 from soulchat.data.bundled import sample_corpus_path
 from soulchat.evaluation import EvaluationConfig, ReplyGenerator, read_predictions, run_evaluation
+from soulchat.evaluation.test_set import data_files
 from soulchat.metrics import compute_scores
 from tests.evaluation.conftest import RecordingGenerator
 
@@ -128,3 +130,63 @@ def test_cli_on_a_corpus_file(chatglm_checkpoint, tmp_path):
     assert metrics["split"] == "all" and metrics["num_samples"] == 5 and metrics["batch_size"] == 2
     result = CliRunner().invoke(app, [*args, "--seed", "7", "--no-progress"])
     assert result.exit_code == 2 and "differing: seed" in result.output
+
+
+def test_resume_refuses_changed_data(chatglm_checkpoint, tmp_path):
+    generator = ReplyGenerator.from_pretrained(str(chatglm_checkpoint), greedy=True, max_new_tokens=4)
+    data = tmp_path / "corpus.json"
+    content = sample_corpus_path().read_bytes()
+    data.write_bytes(content)
+    config = _config(chatglm_checkpoint, data, tmp_path / "run", num_samples=3, max_new_tokens=4)
+    run_evaluation(config, generator=generator)
+    run = json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))
+    sha256 = hashlib.sha256(content).hexdigest()
+    assert run["data_files"] == {"corpus.json": {"size": len(content), "sha256": sha256}}
+    changed = content.replace("。".encode(), "！".encode(), 1)  # same ids and length, another reference
+    data.write_bytes(changed)
+    new_sha256 = hashlib.sha256(changed).hexdigest()
+    message = (
+        f"the --data changed since the run in {tmp_path / 'run'} started (corpus.json: {len(content)} -> "
+        f"{len(changed)} bytes, sha256 {sha256[:12]} -> {new_sha256[:12]})"
+    )
+    with pytest.raises(FileExistsError) as error:
+        run_evaluation(config, generator=generator)
+    assert str(error.value).startswith(message)
+    metrics = run_evaluation(replace(config, overwrite=True), generator=generator)
+    assert metrics["generated"] == 3 and metrics["resumed"] == 0
+    run = json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))
+    assert run["data_files"]["corpus.json"]["sha256"] == new_sha256
+
+
+def test_data_files_of_a_prepared_folder(prepared_folder):
+    files = sorted((prepared_folder / "samples").glob("*.parquet"))
+    assert len(files) == 2  # test and train
+    assert data_files(prepared_folder) == {
+        f"samples/{file.name}": {"size": file.stat().st_size, "sha256": hashlib.sha256(file.read_bytes()).hexdigest()}
+        for file in files
+    }
+
+
+def test_missing_model_leaves_no_run_file(chatglm_checkpoint, prepared_folder, tmp_path):
+    args = ["evaluate", "--data", str(prepared_folder), "--output", str(tmp_path / "run"), "--num-samples", "2"]
+    args += ["--greedy", "--max-new-tokens", "4", "--no-progress"]
+    missing = tmp_path / "no" / "model"
+    result = CliRunner().invoke(app, [*args, "--model", str(missing)])
+    assert result.exit_code == 2 and f"error: model folder {missing} not found" in "".join(result.output.split("\n"))
+    assert not (tmp_path / "run" / "run.json").exists()
+    result = CliRunner().invoke(app, [*args, "--model", "no-such-model-here"])  # a Hub id, offline in the tests
+    assert result.exit_code == 2 and "error: model folder no-such-model-here not found" in result.output
+    assert isinstance(result.exception, SystemExit)
+    result = CliRunner().invoke(app, [*args, "--model", str(chatglm_checkpoint)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))["settings"]["num_samples"] == 2
+
+
+def test_corrupt_run_file_is_named(chatglm_checkpoint, prepared_folder, tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "run.json").write_text('{"settings": ', encoding="utf-8")
+    config = _config(chatglm_checkpoint, prepared_folder, tmp_path / "run", num_samples=2, max_new_tokens=4)
+    with pytest.raises(ValueError, match=f"^{tmp_path / 'run' / 'run.json'} is corrupt"):
+        run_evaluation(config)
+    generator = ReplyGenerator.from_pretrained(str(chatglm_checkpoint), greedy=True, max_new_tokens=4)
+    assert run_evaluation(replace(config, overwrite=True), generator=generator)["generated"] == 2

@@ -44,7 +44,7 @@ def test_repeated_dialogue_ids_get_distinct_sample_ids(tmp_path: Path):
     ids = [s["id"] for s in samples]
     assert len(set(ids)) == len(ids)
     first = records[0]["id"]
-    assert f"{first}-1" in ids and f"{first}-1#2" in ids
+    assert f"{first}-1" in ids and f"{first}#2-1" in ids  # prepare renames a reused dialogue id
     assert make_ids_unique([{"id": "a"}, {"id": "b"}, {"id": "a"}, {"id": "a"}]) == [
         {"id": "a"},
         {"id": "b"},
@@ -62,3 +62,15 @@ def test_draw_is_reproducible_ordered_and_seed_dependent():
     assert positions == sorted(positions) and len(set(positions)) == 10
     assert select_samples(rows, 0, seed=1) == rows
     assert select_samples(rows, 1000, seed=1) == rows
+
+
+def test_folder_not_written_by_prepare(tmp_path: Path):
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "a.csv").write_text("x,y\n1,2\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"junk is not a folder written by `soulchat prepare` \(it has no samples/"):
+        load_test_samples(junk)
+    (junk / "samples").mkdir()
+    (junk / "samples" / "a.csv").write_text("x,y\n1,2\n", encoding="utf-8")  # a table, but no README declaring it
+    with pytest.raises(ValueError, match="junk is not a folder written by `soulchat prepare` "):
+        load_test_samples(junk)

@@ -210,3 +210,113 @@ def test_html_page_saves_a_sheet_that_aggregate_reads(systems, tmp_path):
     assert json.loads(result["stored"]["soulchat-cehs/annotator_01"])[order[0]]["comment"].startswith("note")
     report = aggregate_sheets(key, [read_sheet(saved)])
     assert report["missing"] == 0 and math.isnan(report["kappa"]["content"])  # one annotator: no agreement
+
+
+def _filled_export(systems, folder, num_annotators=3):
+    """An export into `folder` whose sheets are filled, each annotator with its own scores."""
+    key = export_sheets(systems, folder, num_dialogues=2, num_annotators=num_annotators, seed=5)
+    for index, annotator in enumerate(key["annotators"]):
+        fill(key, folder / f"{annotator}.csv", lambda s, d, i=index: {"content": (i + len(s)) % 3, "safety": 1})
+    return key, [folder / f"{annotator}.csv" for annotator in key["annotators"]]
+
+
+def _aggregate(sheets, key_path, *extra):
+    return CliRunner().invoke(app, ["cehs", "aggregate", *map(str, sheets), "--key", str(key_path), *extra])
+
+
+def _says(result, message):
+    """Whether the command's output holds `message` (compared without white space: rich wraps long lines)."""
+    return "".join(message.split()) in "".join(result.output.split())
+
+
+def test_aggregate_refuses_a_sheet_given_twice(systems, tmp_path):
+    _, sheets = _filled_export(systems, tmp_path / "out")
+    key_path = tmp_path / "out" / "key.json"
+    result = _aggregate([sheets[0], sheets[1], sheets[0]], key_path)
+    assert result.exit_code == 2
+    assert _says(result, f"{sheets[0]} and {sheets[0]} are the same file")
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(sheets[1].read_bytes())
+    result = _aggregate([sheets[1], copy], key_path)
+    assert result.exit_code == 2 and _says(result, f"{sheets[1]} and {copy} are identical")
+    # The blank sheet and the one the HTML page saved for the same annotator.
+    saved = tmp_path / "annotator_02_scores.csv"
+    saved.write_bytes(sheets[1].read_bytes().replace(b",1,", b",2,", 1))
+    result = _aggregate([sheets[1], saved], key_path)
+    assert result.exit_code == 2 and _says(result, f"{sheets[1]} and {saved} are both annotator_02's sheet")
+    extra = tmp_path / "extra.csv"
+    extra.write_bytes(sheets[2].read_bytes().replace(b",1,", b",2,", 1))
+    result = _aggregate([*sheets, extra], key_path)
+    assert result.exit_code == 0, result.output
+    assert "warning: 4 sheets but the key has 3 annotators" in " ".join(result.stderr.split())
+
+
+def test_aggregate_errors_name_the_file(systems, tmp_path):
+    _, sheets = _filled_export(systems, tmp_path / "out")
+    key_path = tmp_path / "out" / "key.json"
+    stranger = tmp_path / "stranger.csv"
+    write_sheet(stranger, [{"item": "deadbeef", "content": "1"}])
+    result = _aggregate([sheets[0], stranger], key_path)
+    assert result.exit_code == 2 and _says(result, f"{stranger}: unknown item(s) deadbeef")
+    wrong_key = tmp_path / "wrong.json"
+    wrong_key.write_text('{"systems": ["a"]}', encoding="utf-8")
+    result = _aggregate(sheets, wrong_key)
+    assert result.exit_code == 2
+    assert _says(result, f"{wrong_key} is not a key written by `soulchat cehs export` (no 'items')")
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes(sheets[0].read_text(encoding="utf-8-sig").encode("gbk"))  # as Excel saves "CSV" in China
+    result = _aggregate([gbk], key_path)
+    assert result.exit_code == 2
+    assert _says(result, f"{gbk}: not UTF-8") and _says(result, "save it from the spreadsheet as CSV UTF-8")
+
+
+def test_aggregate_with_one_annotator(systems, tmp_path):
+    _, sheets = _filled_export(systems, tmp_path / "out", num_annotators=1)
+    key_path = tmp_path / "out" / "key.json"
+    table = _aggregate(sheets, key_path)
+    assert table.exit_code == 0, table.output
+    assert "CEHS, 1 annotator" in table.stdout and "(n=" not in table.stdout
+    assert " ".join(table.stdout.split()).count("n/a (one") == 4
+    report = _aggregate(sheets, key_path, "--json")
+    assert report.exit_code == 0, report.output
+    data = json.loads(report.stdout, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+    assert data["kappa"] == dict.fromkeys(("content", "empathy", "helpfulness", "safety"), None)
+    assert data["systems"]["soulchat"]["empathy"] is None  # no empathy rating at all: no mean
+
+
+def test_export_rejects_bad_system_files(systems, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    cases = [
+        ('{"id": "d1", "prompt": "p", "prediction": "a"}\n\n{"id": "d1", "prompt": "p", "prediction": "b"}\n',
+         f"{bad}:3: dialogue id d1 appears again (first on line 1)"),
+        ('{"id": "d1", "prompt": "p", "prediction": null}\n', f"{bad}:1: the response is null, not a string"),
+        ('{"id": "d1", "prompt": "p", "prediction": 3}\n', f"{bad}:1: the response is 3, not a string"),
+        ('\n\n{"id": "d1", "prompt": "p", "prediction": "a"}\n\n{"id": "d2",\n', f"{bad}:5: invalid JSON"),
+    ]  # fmt: skip
+    for content, message in cases:
+        bad.write_text(content, encoding="utf-8")
+        with pytest.raises(ValueError) as error:
+            export_sheets({"soulchat": systems["soulchat"], "bad": bad}, tmp_path / "out")
+        assert str(error.value).startswith(message)
+        systems_args = [f"--system=a={systems['soulchat']}", f"--system=b={bad}"]
+        result = CliRunner().invoke(app, ["cehs", "export", "-o", str(tmp_path / "out"), *systems_args])
+        assert result.exit_code == 2 and _says(result, message)
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_checks_its_options_and_output(systems, tmp_path):
+    args = ["cehs", "export", f"--system=soulchat={systems['soulchat']}"]
+    result = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "out"), "--num-dialogues", "0"])
+    assert result.exit_code == 2 and "--num-dialogues" in result.output and not (tmp_path / "out").exists()
+    with pytest.raises(ValueError, match="number of dialogues must be at least 1, got 0"):
+        export_sheets(systems, tmp_path / "out", num_dialogues=0)
+    result = CliRunner().invoke(app, [*args, "-o", str(systems["baseline"])])
+    assert result.exit_code == 2 and _says(result, f"error: {systems['baseline']} is a file, not a folder")
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    first = export_sheets(systems, tmp_path / "out", num_annotators=2, seed=1)
+    result = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "out"), "--seed", "2"])
+    assert result.exit_code == 2 and _says(result, "already holds a key.json")
+    assert json.loads((tmp_path / "out" / "key.json").read_text(encoding="utf-8")) == first  # left as it was
+    result = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "out"), "--seed", "2", "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "out" / "key.json").read_text(encoding="utf-8"))["seed"] == 2

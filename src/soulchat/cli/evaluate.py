@@ -56,7 +56,7 @@ def evaluate_command(
             postprocess=postprocess, device=device, dtype=dtype, overwrite=overwrite, progress=progress,
         )  # fmt: skip
         metrics = run_evaluation(config)
-    except (FormatError, FileExistsError, FileNotFoundError, ValueError) as e:
+    except (FormatError, OSError, ValueError) as e:  # OSError: FileExistsError, FileNotFoundError, a bad checkpoint
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from e
     if as_json:

@@ -8,13 +8,14 @@ from soulchat.evaluation.config import EvaluationConfig
 from soulchat.evaluation.generation import ReplyGenerator
 from soulchat.evaluation.predictions import PredictionWriter, read_predictions
 from soulchat.evaluation.prompts import chat_template_ids, prompt_messages
-from soulchat.evaluation.test_set import load_test_samples, make_ids_unique, select_samples
+from soulchat.evaluation.test_set import data_files, load_test_samples, make_ids_unique, select_samples
 
 __all__ = [
     "EvaluationConfig",
     "PredictionWriter",
     "ReplyGenerator",
     "chat_template_ids",
+    "data_files",
     "format_table",
     "load_test_samples",
     "make_ids_unique",

@@ -2,7 +2,8 @@
 
 The run folder holds:
 
-- `run.json`: the settings that decide the predictions (a later run resumes the folder only with the same ones);
+- `run.json`: the settings that decide the predictions and the size and SHA-256 of the data files (a later run
+  resumes the folder only with the same ones);
 - `predictions.jsonl`: `{"id", "prompt", "prediction", "reference", "dialogue_id", "topic", "turn"}` per sample,
   appended batch by batch (see `soulchat.evaluation.predictions`);
 - `metrics.json`: BLEU-1..4 and ROUGE-1/2/L (the "chatglm" convention of `soulchat.metrics`), the decoding settings,
@@ -10,9 +11,7 @@ The run folder holds:
 - `table.md`: the scores in the layout of the SoulChat paper's Table 1.
 """
 
-import json
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -23,58 +22,20 @@ from soulchat import __version__
 from soulchat.evaluation.config import GENERATION_KEYS, EvaluationConfig
 from soulchat.evaluation.generation import ReplyGenerator
 from soulchat.evaluation.predictions import PredictionWriter, read_predictions
-from soulchat.evaluation.test_set import load_test_samples, select_samples
+from soulchat.evaluation.run_folder import (
+    METRICS_FILE,
+    PREDICTIONS_FILE,
+    RUN_FILE,
+    TABLE_FILE,
+    check_run_folder,
+    start_run_folder,
+    write_json,
+)
+from soulchat.evaluation.test_set import data_files, load_test_samples, select_samples
 from soulchat.metrics import SCORE_KEYS, TABLE_COLUMNS, compute_scores
+from soulchat.models.loading import check_model_path
 
 logger = logging.getLogger(__name__)
-
-PREDICTIONS_FILE = "predictions.jsonl"
-RUN_FILE = "run.json"
-METRICS_FILE = "metrics.json"
-TABLE_FILE = "table.md"
-
-
-def _write_json(path: Path, value: dict) -> None:
-    """Writes JSON through a temporary file and a rename, so the file is always whole."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def prepare_run_folder(output: Path, record: dict, *, overwrite: bool) -> dict:
-    """Creates the run folder, or checks that an existing one was started with the same settings.
-
-    Args:
-        output (`Path`):
-            The run folder.
-        record (`dict`):
-            The run's settings ([`EvaluationConfig.run_record`] with the resolved split).
-        overwrite (`bool`):
-            Delete another run's files instead of refusing to mix predictions.
-
-    Returns:
-        `dict`: the content of `run.json` (with the `generation` settings of an earlier run, if any).
-    """
-    output.mkdir(parents=True, exist_ok=True)
-    run_path = output / RUN_FILE
-    previous = json.loads(run_path.read_text(encoding="utf-8")) if run_path.is_file() else None
-    if previous is None and (output / PREDICTIONS_FILE).exists() and not overwrite:
-        raise FileExistsError(f"{output} holds {PREDICTIONS_FILE} but no {RUN_FILE}; pass --overwrite to replace it")
-    if previous is not None and previous.get("settings") != record:
-        old = previous.get("settings") or {}
-        differing = sorted(key for key in record.keys() | old.keys() if record.get(key) != old.get(key))
-        if not overwrite:
-            raise FileExistsError(
-                f"{output} holds a run with other settings (differing: {', '.join(differing)}); "
-                "pass --overwrite to start afresh, or choose another --output"
-            )
-        previous = None
-    if previous is None:
-        for name in (PREDICTIONS_FILE, METRICS_FILE, TABLE_FILE):
-            (output / name).unlink(missing_ok=True)
-        previous = {"settings": record, "soulchat_version": __version__}
-        _write_json(run_path, previous)
-    return previous
 
 
 def _prediction_record(sample: dict, prediction: str) -> dict:
@@ -185,7 +146,7 @@ def score_run(config: EvaluationConfig, run: dict, selected: list[dict], stats: 
         **stats,
         "soulchat_version": __version__,
     }
-    _write_json(output / METRICS_FILE, metrics)
+    write_json(output / METRICS_FILE, metrics)
     table = format_table(
         scores, name=Path(config.model).name, num_samples=len(selected), decoding=_decoding_text(config)
     )
@@ -194,13 +155,26 @@ def score_run(config: EvaluationConfig, run: dict, selected: list[dict], stats: 
 
 
 def load_generator(config: EvaluationConfig) -> ReplyGenerator:
-    """The model, tokenizer and decoding settings of `config`, loaded onto its device."""
-    return ReplyGenerator.from_pretrained(
-        config.model,
-        device=config.device,
-        dtype=config.dtype,
-        **{key: getattr(config, key) for key in GENERATION_KEYS},
-    )
+    """The model, tokenizer and decoding settings of `config`, loaded onto its device.
+
+    Raises:
+        `FileNotFoundError`: when `config.model` is neither a folder nor a model that the Hub (or its cache) has.
+    """
+    check_model_path(config.model)
+    try:
+        return ReplyGenerator.from_pretrained(
+            config.model,
+            device=config.device,
+            dtype=config.dtype,
+            **{key: getattr(config, key) for key in GENERATION_KEYS},
+        )
+    except OSError as e:
+        if Path(config.model).exists():
+            raise
+        reason = str(e).strip().split("\n")[0]
+        raise FileNotFoundError(
+            f"model folder {config.model} not found, nor loadable as a Hugging Face Hub model ({reason})"
+        ) from e
 
 
 def run_evaluation(config: EvaluationConfig, *, generator: ReplyGenerator | None = None) -> dict:
@@ -219,19 +193,23 @@ def run_evaluation(config: EvaluationConfig, *, generator: ReplyGenerator | None
     samples, split = load_test_samples(config.data, split=config.split, format=config.format)
     selected = select_samples(samples, config.num_samples, config.seed)
     record = {**config.run_record(), "split": split}
-    run = prepare_run_folder(output, record, overwrite=config.overwrite)
-    done = read_predictions(output / PREDICTIONS_FILE)
+    data = data_files(config.data)
+    previous = check_run_folder(output, record, data=data, overwrite=config.overwrite)
+    done = read_predictions(output / PREDICTIONS_FILE) if previous is not None else {}
     wanted = {sample["id"] for sample in selected}
     stray = [key for key in done if key not in wanted]
     if stray:
         raise ValueError(f"{output / PREDICTIONS_FILE} holds ids outside this draw (first: {stray[0]})")
     pending = [sample for sample in selected if sample["id"] not in done]
     logger.info("%d of %d samples to generate (%d already in %s)", len(pending), len(selected), len(done), output)
+    if pending:
+        # Loaded before the run folder is written, so that a wrong --model leaves no run.json behind.
+        generator = generator or load_generator(config)
+    run = start_run_folder(output, record, previous, data=data)
     seconds = 0.0
     if pending:
-        generator = generator or load_generator(config)
         run["generation"] = generator.settings()
-        _write_json(output / RUN_FILE, run)
+        write_json(output / RUN_FILE, run)
         set_seed(config.seed)
         seconds = generate_missing(
             generator, pending, output / PREDICTIONS_FILE, batch_size=config.batch_size, total=len(selected),
@@ -247,4 +225,4 @@ def run_evaluation(config: EvaluationConfig, *, generator: ReplyGenerator | None
     return score_run(config, run, selected, stats)
 
 
-__all__ = ["format_table", "generate_missing", "load_generator", "prepare_run_folder", "run_evaluation", "score_run"]
+__all__ = ["TABLE_FILE", "format_table", "generate_missing", "load_generator", "run_evaluation", "score_run"]

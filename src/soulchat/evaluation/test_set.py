@@ -4,6 +4,7 @@ A sample is a dict with `id`, `dialogue_id`, `topic`, `turn`, `prompt` (the Soul
 `心理咨询师：`) and `response` (the reference reply), as written by `soulchat prepare`.
 """
 
+import hashlib
 import logging
 import random
 from pathlib import Path
@@ -20,7 +21,13 @@ def _load_prepared(folder: Path, split: str | None) -> tuple[list[dict], str]:
     """The samples of one split of a folder written by `soulchat prepare`, and that split's name."""
     import datasets
 
-    splits = datasets.load_dataset(str(folder), "samples")
+    not_prepared = f"{folder} is not a folder written by `soulchat prepare`"
+    if not (folder / "samples").is_dir():
+        raise ValueError(f"{not_prepared} (it has no samples/ table)")
+    try:
+        splits = datasets.load_dataset(str(folder), "samples")
+    except ValueError as e:  # e.g. "BuilderConfig 'samples' not found" without the README that declares the table
+        raise ValueError(f"{not_prepared} ({e})") from e
     if split is None:
         split = "test" if "test" in splits else "train"
     if split not in splits:
@@ -88,6 +95,35 @@ def load_test_samples(data: str | Path, *, split: str | None = None, format: str
     return make_ids_unique(samples), split
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def data_files(data: str | Path) -> dict[str, dict]:
+    """The identity of the files a test set is read from, to tell whether they changed between two runs.
+
+    Args:
+        data (`str` or `Path`):
+            A folder written by `soulchat prepare` (its `samples/` files are used) or a corpus file.
+
+    Returns:
+        `dict[str, dict]`: file name (relative to a folder) -> `{"size": bytes, "sha256": hex digest}`.
+    """
+    path = Path(data)
+    if path.is_dir():
+        files = sorted(file for file in (path / "samples").rglob("*") if file.is_file())
+        names = [file.relative_to(path).as_posix() for file in files]
+    else:
+        files, names = [path], [path.name]
+    return {
+        name: {"size": file.stat().st_size, "sha256": _sha256(file)} for name, file in zip(names, files, strict=True)
+    }
+
+
 def select_samples(samples: list[dict], num_samples: int, seed: int) -> list[dict]:
     """Draws `num_samples` samples without replacement, reproducibly, keeping the order of the data.
 
@@ -119,4 +155,4 @@ def select_samples(samples: list[dict], num_samples: int, seed: int) -> list[dic
     return [samples[i] for i in chosen]
 
 
-__all__ = ["SAMPLE_COLUMNS", "load_test_samples", "make_ids_unique", "select_samples"]
+__all__ = ["SAMPLE_COLUMNS", "data_files", "load_test_samples", "make_ids_unique", "select_samples"]

@@ -8,6 +8,7 @@ reports each system's mean per dimension and the agreement between annotators (F
 """
 
 import csv
+import io
 import json
 import logging
 import random
@@ -116,7 +117,7 @@ def _pick(row: Mapping, keys: Sequence[str], what: str, where: str) -> object:
     raise ValueError(f"{where}: no {what} field (looked for {', '.join(keys)})")
 
 
-def _render_context(context: object) -> str:
+def _render_context(context: object, where: str) -> str:
     """A dialogue context as text: a string as is, a list of turns as ``role: content`` lines."""
     if isinstance(context, str):
         return context
@@ -130,7 +131,15 @@ def _render_context(context: object) -> str:
             else:
                 lines.append(str(turn))
         return "\n".join(lines)
-    raise ValueError(f"cannot show a dialogue context of type {type(context).__name__}")
+    raise ValueError(f"{where}: cannot show a dialogue context of type {type(context).__name__}")
+
+
+def _read_utf8(path: Path, what: str) -> str:
+    """The text of a UTF-8 file (BOM or not); a `ValueError` naming the file when it is in another encoding."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 (byte 0x{e.object[e.start]:02x} at offset {e.start}); {what}") from e
 
 
 def read_system_outputs(path: Path) -> dict[str, tuple[str, str]]:
@@ -139,22 +148,39 @@ def read_system_outputs(path: Path) -> dict[str, tuple[str, str]]:
     Args:
         path (`Path`):
             The file. The context is the first of ``prompt``, ``context``, ``query``, ``history``, ``input``; the
-            response the first of ``prediction``, ``predict``, ``response``, ``output``. Without ``id`` the line
-            number (from 0) is the id.
+            response (a string) the first of ``prediction``, ``predict``, ``response``, ``output``. Without ``id``
+            the record's position (from 0, blank lines not counted) is the id.
 
     Returns:
         `dict[str, tuple[str, str]]`: dialogue id -> (context, response).
+
+    Raises:
+        `ValueError`: naming the file and its line (from 1), for invalid JSON, a missing or non-string response, or
+        a dialogue id that appears twice.
     """
-    outputs = {}
-    lines = [line for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
-    for number, line in enumerate(lines):
-        row = json.loads(line)
-        where = f"{path}:{number + 1}"
+    outputs: dict[str, tuple[str, str]] = {}
+    first_lines: dict[str, int] = {}
+    content = _read_utf8(path, "save it as UTF-8")
+    # split("\n"), not splitlines(): a JSON string may hold a raw U+2028 or U+0085, which splitlines() breaks on.
+    numbered = [(number, line) for number, line in enumerate(content.split("\n"), start=1) if line.strip()]
+    for index, (number, line) in enumerate(numbered):
+        where = f"{path}:{number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{where}: invalid JSON ({e.msg})") from e
         if not isinstance(row, dict):
             raise ValueError(f"{where}: expected a JSON object")
-        dialogue_id = str(row.get("id", number))
+        dialogue_id = str(row.get("id", index))
+        if dialogue_id in first_lines:
+            raise ValueError(
+                f"{where}: dialogue id {dialogue_id} appears again (first on line {first_lines[dialogue_id]})"
+            )
+        first_lines[dialogue_id] = number
         response = _pick(row, _RESPONSE_KEYS, "response", where)
-        outputs[dialogue_id] = (_render_context(_pick(row, _CONTEXT_KEYS, "context", where)), str(response))
+        if not isinstance(response, str):
+            raise ValueError(f"{where}: the response is {json.dumps(response)}, not a string")
+        outputs[dialogue_id] = (_render_context(_pick(row, _CONTEXT_KEYS, "context", where), where), response)
     return outputs
 
 
@@ -172,6 +198,7 @@ def export_sheets(
     num_dialogues: int | None = None,
     num_annotators: int = 3,
     seed: int = 42,
+    overwrite: bool = False,
 ) -> dict:
     """Write blinded, shuffled CEHS annotation sheets and the key that un-blinds them.
 
@@ -187,12 +214,22 @@ def export_sheets(
             One sheet per annotator, each in its own random order.
         seed (`int`, *optional*, defaults to 42):
             Seed of the sample, the item codes and the orders.
+        overwrite (`bool`, *optional*, defaults to `False`):
+            Replace the ``key.json`` (and the sheets) of an earlier export in `output_dir`. Refused by default: the
+            sheets already handed out could then no longer be un-blinded.
 
     Returns:
         `dict`: the key (also written to ``key.json``).
+
+    Raises:
+        `ValueError`: for bad arguments or system files (naming the file and line).
+        `FileExistsError`: when `output_dir` is a file, or holds a ``key.json`` and `overwrite` is not set.
     """
     if len(systems) < 1 or num_annotators < 1:
         raise ValueError("need at least one system and one annotator")
+    if num_dialogues is not None and num_dialogues < 1:
+        raise ValueError(f"the number of dialogues must be at least 1, got {num_dialogues}")
+    _check_output_dir(Path(output_dir), overwrite=overwrite)
     outputs = {name: read_system_outputs(Path(path)) for name, path in systems.items()}
     shared = sorted(set.intersection(*(set(o) for o in outputs.values())))
     if not shared:
@@ -232,6 +269,17 @@ def export_sheets(
     return key
 
 
+def _check_output_dir(output_dir: Path, *, overwrite: bool) -> None:
+    """Refuses an output path that is a file, or a folder holding an earlier export's key (unless `overwrite`)."""
+    if output_dir.exists() and not output_dir.is_dir():
+        raise FileExistsError(f"{output_dir} is a file, not a folder")
+    if (output_dir / "key.json").exists() and not overwrite:
+        raise FileExistsError(
+            f"{output_dir} already holds a key.json: replacing it would make the sheets of that export impossible "
+            "to un-blind; choose another folder, or pass --overwrite"
+        )
+
+
 def _write_annotator_sheets(
     output_dir: Path, rows: list[dict[str, str]], num_annotators: int, rng: random.Random
 ) -> list[str]:
@@ -267,9 +315,9 @@ def read_sheet(path: Path) -> dict[str, dict[str, int]]:
         `dict[str, dict[str, int]]`: item code -> {dimension: score} for the scores given (blank cells left out).
 
     Raises:
-        `ValueError`: for a missing column, a duplicated item or a score outside its range.
+        `ValueError`: for a file that is not UTF-8, a missing column, a duplicated item or a score outside its range.
     """
-    with path.open(encoding="utf-8-sig", newline="") as file:
+    with io.StringIO(_read_utf8(path, "save it from the spreadsheet as CSV UTF-8"), newline="") as file:
         reader = csv.DictReader(file)
         missing = [c for c in ("item", *(d.name for d in CEHS_DIMENSIONS)) if c not in (reader.fieldnames or [])]
         if missing:
@@ -292,7 +340,25 @@ def read_sheet(path: Path) -> dict[str, dict[str, int]]:
     return scores
 
 
-def aggregate_sheets(key: Mapping, sheets: Sequence[Mapping[str, Mapping[str, int]]]) -> dict:
+def read_key(path: Path) -> dict:
+    """Read the key written by [`export_sheets`].
+
+    Raises:
+        `ValueError`: naming the file, when it is not JSON or not such a key.
+    """
+    try:
+        key = json.loads(_read_utf8(path, "is this a key.json?"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not a key written by `soulchat cehs export` (invalid JSON: {e.msg})") from e
+    for field in ("items", "systems"):
+        if not isinstance(key, dict) or field not in key:
+            raise ValueError(f"{path} is not a key written by `soulchat cehs export` (no {field!r})")
+    return key
+
+
+def aggregate_sheets(
+    key: Mapping, sheets: Sequence[Mapping[str, Mapping[str, int]]], *, names: Sequence[str] | None = None
+) -> dict:
     """Un-blind filled sheets: per-system means per dimension and Fleiss' kappa per dimension.
 
     Args:
@@ -300,6 +366,8 @@ def aggregate_sheets(key: Mapping, sheets: Sequence[Mapping[str, Mapping[str, in
             The key written by [`export_sheets`].
         sheets (`Sequence[Mapping[str, Mapping[str, int]]]`):
             One [`read_sheet`] result per annotator.
+        names (`Sequence[str]`, *optional*):
+            The sheets' names in error messages (their files); ``sheet 1``, ``sheet 2``, ... by default.
 
     Returns:
         `dict`: ``systems`` (name -> {dimension: mean, ``ratings``: count}), ``kappa`` (dimension -> Fleiss' kappa
@@ -307,10 +375,11 @@ def aggregate_sheets(key: Mapping, sheets: Sequence[Mapping[str, Mapping[str, in
         ``annotators`` and ``missing`` (item ratings left blank or absent).
     """
     items = key["items"]
-    for index, sheet in enumerate(sheets):
+    names = names if names is not None else [f"sheet {index + 1}" for index in range(len(sheets))]
+    for name, sheet in zip(names, sheets, strict=True):
         unknown = sorted(set(sheet) - set(items))
         if unknown:
-            raise ValueError(f"sheet {index + 1}: unknown item(s) {', '.join(unknown[:5])}")
+            raise ValueError(f"{name}: unknown item(s) {', '.join(unknown[:5])} (a sheet of another export?)")
     systems: dict[str, dict[str, float]] = {}
     for name in key["systems"]:
         codes = [code for code, item in items.items() if item["system"] == name]
@@ -350,6 +419,7 @@ __all__ = [
     "aggregate_sheets",
     "export_sheets",
     "fleiss_kappa",
+    "read_key",
     "read_sheet",
     "read_system_outputs",
     "write_sheet",
