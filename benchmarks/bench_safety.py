@@ -8,7 +8,8 @@ rules, with the scorer's second opinion on hits below `critical`, then the n-gra
 summary table gives every set for the default screen, the rules alone, the scorer alone and the default screen
 without the second opinion. Then the false alarms on ordinary counselling messages: the held-out
 `eval/ordinary_check.jsonl` (434, round 11) and the user turns of the bundled sample corpus (its odd-numbered
-dialogues, never trained on, and its even-numbered ones, which the scorer was trained on); and the throughput of
+dialogues, never trained on, and its even-numbered ones, which the scorer was trained on); the seconds for one long
+message or reply at two sizes (linear time); and the throughput of
 `SafetyGuard.screen_message` in messages per second on one CPU core. Target: recall >= 0.95 at precision >= 0.9.
 
     python benchmarks/bench_safety.py [--repeat 20] [--no-errors] [--extra PATH.jsonl ...]
@@ -101,6 +102,31 @@ def measure_throughput(guard: SafetyGuard, texts: list[str], repeat: int) -> tup
     return statistics.median(rates), max(rates)
 
 
+LONG_INPUTS = {
+    "ordinary text": "最近工作压力很大，晚上总是睡不着。我和同事的关系也不太好，常常觉得很孤单。",
+    "an excluded phrase, no punctuation": "想死你了",
+    "a negated hit, no punctuation": "我没有想死",
+}
+
+
+def print_long_inputs(guard: SafetyGuard, sizes: tuple[int, ...] = (10_000, 100_000)) -> None:
+    """Seconds to screen one long message (and one long reply of digits) at two sizes: linear time gives a ratio
+    near the ratio of the sizes, a quadratic screen near its square."""
+    print(
+        f"\nlong inputs: seconds at {sizes[0]:,} and {sizes[1]:,} characters (linear: ratio ~{sizes[1] // sizes[0]})"
+    )
+    cases = [(name, unit, guard.screen_message) for name, unit in LONG_INPUTS.items()]
+    cases.append(("a reply of digits", "１２３４５", guard.screen_reply))
+    for name, unit, screen in cases:
+        seconds = []
+        for size in sizes:
+            text = (unit * (size // len(unit) + 1))[:size]
+            start = time.perf_counter()
+            screen(text, conversation_id="bench")
+            seconds.append(time.perf_counter() - start)
+        print(f"  {name:<38}{seconds[0]:>8.3f} s {seconds[1]:>8.3f} s   ratio {seconds[1] / seconds[0]:>5.1f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=20, help="Timed passes over the messages.")
@@ -164,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, screen in (("default screen", guard), ("rules alone", rules)):
         median, best = measure_throughput(screen, texts, args.repeat)
         print(f"  {name:<16}{median:>10,.0f} messages/s median, {best:,.0f} best")
+    print_long_inputs(guard)
     return 0 if all_ok else 1
 
 

@@ -31,6 +31,11 @@ def guard():
         ("我就是家里的拖累", "suicide", "suicide.passive_wish"),
         # suicide: farewell signs, preparation
         ("这是我最后一条朋友圈", "suicide", "suicide.farewell_signs"),
+        # suicide: an overdose counted in pills, in digits or in Chinese numerals
+        ("我刚吃了100多片安眠药", "suicide", "suicide.overdose_count"),
+        ("我吞了30颗药", "suicide", "suicide.overdose_count"),
+        ("我吃了十几片药，现在头好晕", "suicide", "suicide.overdose_count"),
+        ("一次吃了二十片退烧药", "suicide", "suicide.overdose_count"),
         ("我把相机送给表弟了，以后也用不上了", "suicide", "suicide.farewell_signs"),
         ("我已经跟这个世界告别了", "suicide", "suicide.farewell_signs"),
         ("我的身后事都交代好了", "suicide", "suicide.farewell_signs"),
@@ -84,6 +89,10 @@ def test_indirect_phrasings_are_flagged_by_the_expected_rule(guard, text, catego
         "我在写一篇关于家暴的论文",
         "我们要把这个项目的预算砍掉一半",
         "学校请了专家做防性侵讲座",
+        # daily doses and prescriptions
+        "我每天要吃十几片药，好烦",
+        "医生让我吃10片维生素",
+        "我吃了2片安眠药还是睡不着",
         # denials
         "我不会自杀的，只是想找人说说",
         "我从来没想过伤害自己",

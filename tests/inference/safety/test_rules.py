@@ -1,8 +1,13 @@
+import random
+import re
+
 import pytest
 
 from soulchat.inference.safety.normalization import normalize_text
 from soulchat.inference.safety.rules import (
+    _CLAUSE_END,
     MESSAGE_CATEGORIES,
+    NEGATION_WINDOW,
     REPLY_CATEGORIES,
     SEVERITIES,
     RuleSet,
@@ -102,7 +107,7 @@ def test_invalid_rule_files_are_rejected(tmp_path, change, error):
 
 def test_duplicate_ids_across_files_are_rejected(tmp_path):
     paths = [write(tmp_path, RULE, "a.yaml"), write(tmp_path, RULE, "b.yaml")]
-    with pytest.raises(ValueError, match="duplicate rule ids"):
+    with pytest.raises(ValueError, match="duplicate rule id"):
         RuleSet.from_files(paths, target="message")
 
 
@@ -111,3 +116,59 @@ def test_matches_are_ordered_by_severity(tmp_path):
     paths = [write(tmp_path, RULE, "a.yaml"), write(tmp_path, critical, "b.yaml")]
     matches = RuleSet.from_files(paths, target="message").match("想死")
     assert [(m.rule_id, m.severity) for m in matches] == [("suicide.plan", "critical"), ("suicide.test", "high")]
+
+
+def test_rule_file_errors_name_the_file(tmp_path):
+    broken = write(tmp_path, RULE.replace("patterns: ['想死']", "patterns: ['想死'"), "broken.yaml")
+    with pytest.raises(ValueError, match=r"broken\.yaml: not valid YAML"):
+        load_rule_file(broken)
+    paths = [write(tmp_path, RULE, "a.yaml"), write(tmp_path, RULE, "b.yaml")]
+    with pytest.raises(ValueError, match=r"duplicate rule id 'suicide.test' in .*a\.yaml and .*b\.yaml"):
+        RuleSet.from_files(paths, target="message")
+
+
+def _reference_hits(rule, text: str) -> list[tuple[int, bool]]:
+    """The obvious quadratic reading of a rule: every hit against every exclusion, the clause found backwards."""
+    excluded = [m.span() for m in rule.exclude.finditer(text)] if rule.exclude is not None else []
+    hits = []
+    for hit in rule.pattern.finditer(text):
+        start, end = hit.span()
+        if any(s < end and start < e for s, e in excluded):
+            continue
+        clause_start = max((text.rfind(c, 0, start) for c in _CLAUSE_END), default=-1) + 1
+        clause_start = max(clause_start, start - NEGATION_WINDOW)
+        negated = rule.negation is not None and rule.negation.search(text[clause_start:start]) is not None
+        hits.append((start, negated))
+    return hits
+
+
+def test_the_linear_sweep_reads_rules_as_the_quadratic_definition_does():
+    rules = RuleSet.from_files(default_rule_files(), target="message").rules
+    pieces = [
+        "想死",
+        "想死你了",
+        "我没有",
+        "不",
+        "，",
+        "。",
+        "自杀",
+        "不想活了",
+        "电影里",
+        "我",
+        "割腕",
+        "累死了",
+        "x" * 30,
+    ]
+    rng = random.Random(0)
+    for _ in range(300):
+        text = normalize_text("".join(rng.choice(pieces) for _ in range(rng.randint(1, 40))))
+        for rule in rules:
+            assert list(rule._hits(text)) == _reference_hits(rule, text), (rule.id, text)
+
+
+def test_digit_runs_in_patterns_start_at_the_start_of_a_run():
+    # An unanchored `\d+` before a fixed word backtracks over every digit of a long run: quadratic time.
+    for path in default_rule_files():
+        text = path.read_text(encoding="utf-8")
+        for quantified in re.findall(r"(?<!\(\?<!\\d\))\\d(?:\+|\{2,\})", text):
+            raise AssertionError(f"{path.name}: {quantified} without (?<!\\d) before it")

@@ -8,8 +8,10 @@ Per turn, the engine:
    the scorer also gives a second opinion on rule hits below severity `critical`, voiding those it finds very
    unlikely to be a crisis (`SafetyConfig.scorer_second_opinion`; the bar is chosen by cross-validation);
 2. otherwise generates, then calls `guard.screen_reply(reply, conversation_id=...)` and sends `result.reply`
-   (the generated reply, or the safe reply when it was blocked). Screening takes microseconds, so a streaming
-   engine can screen the growing text at each chunk and stop as soon as it is blocked;
+   (the generated reply, or the safe reply when it was blocked). Screening a message of a few dozen characters takes
+   well under a millisecond and grows linearly with its length (about 20 ms per thousand characters of ordinary
+   text on one core), so a streaming engine can screen the growing text at each chunk and stop as soon as it is
+   blocked;
 3. on the first reply of a conversation, sends `guard.add_disclaimer(reply)` instead.
 
 Every flagged message and blocked reply is logged at WARNING on the `soulchat.inference.safety.guard` logger

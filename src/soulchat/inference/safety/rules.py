@@ -15,13 +15,15 @@ rules:
     negatable: true                     # void a hit that directly follows a negation (没有, 不会, ...)
 ```
 
-Patterns are Python regular expressions applied to the normalised text (`normalize_text`). Three placeholders
+Patterns are Python regular expressions applied to the normalised text (`normalize_text`). Four placeholders
 keep them readable: `{{near}}` (up to 4 characters inside one clause), `{{gap}}` (up to 8 characters inside one
 clause), `{{sentence}}` (up to 15 characters inside one sentence, across commas) and `{{span}}` (up to 16
 characters of any kind).
 """
 
 import re
+from bisect import bisect_left
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,9 @@ REPLY_CATEGORIES: tuple[str, ...] = ("means", "encouragement")
 # Characters that end a clause once the text is normalised (full-width punctuation is half-width by then);
 # the enumeration comma 、 stays inside a clause.
 _CLAUSE_END = ",.!?;:。\n"
+_CLAUSE_END_RE = re.compile(f"[{re.escape(_CLAUSE_END)}]")
+# How far back in its clause a negation may void a hit, in characters.
+NEGATION_WINDOW = 48
 _PLACEHOLDERS = {
     "{{near}}": f"[^{_CLAUSE_END}]{{0,4}}",
     "{{gap}}": f"[^{_CLAUSE_END}]{{0,8}}",
@@ -118,29 +123,41 @@ class SafetyRule:
     negation: re.Pattern | None = None
     description: str = ""
 
-    def _negated(self, text: str, start: int) -> bool:
-        if self.negation is None:
-            return False
-        clause_start = max((text.rfind(c, 0, start) for c in _CLAUSE_END), default=-1) + 1
-        return self.negation.search(text[clause_start:start]) is not None
+    def _hits(self, text: str) -> Iterator[tuple[int, bool]]:
+        """`(start, negated)` of each hit that no hard negative overlaps, in order; linear in the text's length.
+
+        Hits and `exclude` matches both come in order, and `exclude` matches do not overlap one another, so one sweep
+        over both finds the overlaps. A negation is looked for in the hit's clause, at most `NEGATION_WINDOW`
+        characters back (a clause with no punctuation can be a whole long message).
+        """
+        excluded = self.exclude.finditer(text) if self.exclude is not None else iter(())
+        current = next(excluded, None)
+        clause_ends: list[int] | None = None  # found at the first hit: most rules have none
+        for hit in self.pattern.finditer(text):
+            start, end = hit.span()
+            while current is not None and current.end() <= start:
+                current = next(excluded, None)
+            if current is not None and current.start() < end:
+                continue
+            negated = False
+            if self.negation is not None:
+                if clause_ends is None:
+                    clause_ends = [m.start() for m in _CLAUSE_END_RE.finditer(text)]
+                before = bisect_left(clause_ends, start)
+                clause_start = clause_ends[before - 1] + 1 if before else 0
+                clause_start = max(clause_start, start - NEGATION_WINDOW)
+                negated = self.negation.search(text, clause_start, start) is not None
+            yield start, negated
 
     def matches(self, text: str) -> bool:
         """Whether the rule fires on `text`, which must already be normalised.
 
-        A hit counts unless it overlaps a hard negative of `exclude`, directly follows a negation in its clause,
-        or the message holds one of the `context_exclude` contexts.
+        A hit counts unless it overlaps a hard negative of `exclude`, follows a negation in its clause, or the message
+        holds one of the `context_exclude` contexts.
         """
         if self.context_exclude is not None and self.context_exclude.search(text):
             return False
-        excluded = [m.span() for m in self.exclude.finditer(text)] if self.exclude is not None else []
-        for hit in self.pattern.finditer(text):
-            start, end = hit.span()
-            if any(s < end and start < e for s, e in excluded):
-                continue
-            if self._negated(text, start):
-                continue
-            return True
-        return False
+        return any(not negated for _, negated in self._hits(text))
 
     def denied(self, text: str) -> bool:
         """Whether `text` (normalised) holds a hit of this rule voided by a negation: an explicit denial.
@@ -148,12 +165,7 @@ class SafetyRule:
         Example: `我从来没想过伤害自己` is denied by a self-harm rule. The guard uses it to keep the n-gram scorer,
         which cannot read negation, from flagging a message the rules read as a denial.
         """
-        excluded = [m.span() for m in self.exclude.finditer(text)] if self.exclude is not None else []
-        return any(
-            self._negated(text, hit.start())
-            for hit in self.pattern.finditer(text)
-            if not any(s < hit.end() and hit.start() < e for s, e in excluded)
-        )
+        return any(negated for _, negated in self._hits(text))
 
 
 def _rule_from_dict(raw: dict[str, Any], *, defaults: dict[str, Any], where: str) -> SafetyRule:
@@ -204,7 +216,10 @@ def load_rule_file(path: str | Path) -> tuple[str, list[SafetyRule]]:
         `ValueError`: When the file breaks the format; the message names the file and the rule.
     """
     path = Path(path)
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path}: not valid YAML: {error}") from None
     if not isinstance(data, dict) or set(data) - _FILE_KEYS:
         raise ValueError(f"{path}: expected a mapping with keys among {sorted(_FILE_KEYS)}")
     target = data.get("target")
@@ -253,10 +268,17 @@ class RuleSet:
             target (`str`): `message` or `reply`.
         """
         rules: list[SafetyRule] = []
+        sources: dict[str, Path] = {}
         for path in paths:
             file_target, file_rules = load_rule_file(path)
-            if file_target == target:
-                rules.extend(file_rules)
+            if file_target != target:
+                continue
+            for rule in file_rules:
+                if rule.id in sources:
+                    where = "twice in" if sources[rule.id] == Path(path) else f"in {sources[rule.id]} and"
+                    raise ValueError(f"duplicate rule id {rule.id!r} {where} {path}")
+                sources[rule.id] = Path(path)
+            rules.extend(file_rules)
         return cls(target=target, rules=tuple(rules))
 
     def match(self, text: str) -> list[RuleMatch]:

@@ -12,6 +12,7 @@ waiting) cancels its reply, and the worker drops its row at the next step.
 """
 
 import asyncio
+import functools
 import hmac
 import json
 import logging
@@ -128,11 +129,15 @@ class _ChatApi:
         prefix = self.engine.guard.add_disclaimer("")
         history = [(user, reply.removeprefix(prefix) if prefix else reply) for user, reply in chat.history]
         completion_id = new_completion_id()
+        loop = asyncio.get_running_loop()
+        start = functools.partial(
+            self.engine.start, history, chat.message, settings=chat.settings, conversation_id=completion_id,
+            loop=loop, system_prompt=chat.system,
+        )  # fmt: skip
         try:
-            stream = self.engine.start(
-                history, chat.message, settings=chat.settings, conversation_id=completion_id,
-                loop=asyncio.get_running_loop(), system_prompt=chat.system,
-            )  # fmt: skip
+            # In a worker thread: screening a long message takes milliseconds per thousand characters, and the event
+            # loop must keep serving the other clients meanwhile.
+            stream = await loop.run_in_executor(None, start)
         except QueueFullError as error:
             message = f"the server is busy ({error}); retry later"
             return _error(503, message, code="queue_full", headers={"Retry-After": "1"})
