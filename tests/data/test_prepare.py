@@ -109,3 +109,16 @@ def test_failure_leaves_no_partial_output(tmp_path):
     with pytest.raises(Exception, match="cannot detect"):
         prepare_corpus([bad], tmp_path / "ds", progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]
+
+
+def test_a_test_split_left_empty_is_not_declared_and_the_folder_loads(tmp_path):
+    from tests.data.conftest import good
+
+    corpus = tmp_path / "one.json"
+    corpus.write_text(json.dumps([good(1)], ensure_ascii=False), encoding="utf-8")
+    output = tmp_path / "data"
+    report = prepare_corpus([corpus], output, options=PipelineOptions(test_fraction=0.01), progress=False)
+    assert report["dialogues"] == {"train": 1, "test": 0}  # the report still says so
+    assert not list(output.glob("*/test-*.parquet"))
+    assert "test-*.parquet" not in (output / "README.md").read_text(encoding="utf-8")
+    assert list(datasets.load_dataset(str(output), "samples")) == ["train"]

@@ -196,7 +196,7 @@ def render_card(report: dict, *, name: str = "SoulChat counselling dialogues", l
     Returns:
         `str`: the card.
     """
-    splits = sorted(report["dialogues"]) or ["train"]
+    splits = sorted(s for s in report["dialogues"] if s == "train" or report["samples"].get(s)) or ["train"]
     n_samples = sum(report["samples"].values())
     header = yaml.safe_dump(
         card_header(splits, n_samples=n_samples, license=license, name=name), allow_unicode=True, sort_keys=False

@@ -7,6 +7,7 @@ so an interrupted run never leaves a half-written dataset behind.
 """
 
 import json
+import logging
 import os
 import shutil
 import time
@@ -21,6 +22,8 @@ from soulchat.data.jsonl import json_line
 from soulchat.data.pipeline import CorpusPipeline, PipelineOptions
 from soulchat.data.readers import expand_inputs
 from soulchat.data.writer import dialogue_writer, sample_writer
+
+logger = logging.getLogger(__name__)
 
 
 def _check_output(output: Path, overwrite: bool) -> None:
@@ -104,6 +107,13 @@ def prepare_corpus(
         for s in splits:
             report["dialogues"].setdefault(s, 0)
             report["samples"].setdefault(s, 0)
+        for s in splits[1:]:
+            if report["samples"][s] == 0:  # `load_dataset` refuses a declared split without rows: leave it out
+                logger.warning(
+                    "the %s split got no dialogues (too small a corpus for --test-fraction): not written", s
+                )
+                for shard in [*(tmp / "dialogues").glob(f"{s}-*.parquet"), *(tmp / "samples").glob(f"{s}-*.parquet")]:
+                    shard.unlink()
         report["options"] = options.to_dict()
         report["soulchat_version"] = __version__
         report["elapsed_s"] = round(time.perf_counter() - start, 3)
