@@ -122,3 +122,20 @@ def test_a_test_split_left_empty_is_not_declared_and_the_folder_loads(tmp_path):
     assert not list(output.glob("*/test-*.parquet"))
     assert "test-*.parquet" not in (output / "README.md").read_text(encoding="utf-8")
     assert list(datasets.load_dataset(str(output), "samples")) == ["train"]
+
+
+def test_no_absolute_path_of_this_machine_is_published(tmp_path, monkeypatch):
+    corpus = tmp_path / "inputs" / "corpus.json"
+    corpus.parent.mkdir()
+    corpus.write_text(sample_corpus_path().read_text(encoding="utf-8"), encoding="utf-8")
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the input lies outside the working folder: only its name is kept
+    report = prepare_corpus([corpus], tmp_path / "a", progress=False)
+    assert [entry["path"] for entry in report["inputs"]] == ["corpus.json"]
+    sources = set(datasets.load_dataset(str(tmp_path / "a"), "dialogues")["train"]["source"])
+    assert sources == {"corpus.json"}
+    monkeypatch.chdir(tmp_path)  # inside it: the path relative to it
+    report = prepare_corpus([corpus], tmp_path / "b", progress=False)
+    assert [entry["path"] for entry in report["inputs"]] == ["inputs/corpus.json"]
+    assert str(tmp_path) not in (tmp_path / "b" / "report.json").read_text(encoding="utf-8")

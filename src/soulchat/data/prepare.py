@@ -20,7 +20,7 @@ from soulchat.data.card import render_card
 from soulchat.data.expansion import expand_dialogue
 from soulchat.data.jsonl import json_line
 from soulchat.data.pipeline import CorpusPipeline, PipelineOptions
-from soulchat.data.readers import expand_inputs
+from soulchat.data.readers import display_path, expand_inputs
 from soulchat.data.writer import dialogue_writer, sample_writer
 
 logger = logging.getLogger(__name__)
@@ -114,6 +114,8 @@ def prepare_corpus(
                 )
                 for shard in [*(tmp / "dialogues").glob(f"{s}-*.parquet"), *(tmp / "samples").glob(f"{s}-*.parquet")]:
                     shard.unlink()
+        for entry in report["inputs"]:
+            entry["path"] = display_path(entry["path"])  # report.json is published with the dataset
         report["options"] = options.to_dict()
         report["soulchat_version"] = __version__
         report["elapsed_s"] = round(time.perf_counter() - start, 3)

@@ -62,6 +62,16 @@ def expand_inputs(paths: list[Path]) -> list[Path]:
     return files
 
 
+def display_path(path: str | Path) -> str:
+    """`path` as a dataset may publish it: relative to the working folder when it lies inside it, else its file name,
+    never an absolute path of this machine (which would show its user's folders on the Hub)."""
+    resolved = Path(path).resolve()
+    try:
+        return resolved.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return resolved.name
+
+
 class _TextStream:
     """A growing text buffer over a binary file, decoded incrementally as UTF-8 with surrogateescape."""
 
@@ -345,4 +355,12 @@ def iter_raw_records(
         yield from iter_json_lines(path, on_progress=on_progress)
 
 
-__all__ = ["CORPUS_SUFFIXES", "RawRecord", "expand_inputs", "iter_json_array", "iter_json_lines", "iter_raw_records"]
+__all__ = [
+    "CORPUS_SUFFIXES",
+    "RawRecord",
+    "display_path",
+    "expand_inputs",
+    "iter_json_array",
+    "iter_json_lines",
+    "iter_raw_records",
+]

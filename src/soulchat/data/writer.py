@@ -7,6 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from soulchat.data.readers import display_path
 from soulchat.data.schema import Dialogue, dialogue_features, sample_features
 
 
@@ -29,7 +30,7 @@ def dialogues_to_batch(dialogues: list[Dialogue], schema: pa.Schema) -> pa.Recor
         pa.array([d.topic for d in dialogues], pa.string()),
         messages,
         pa.array([d.system for d in dialogues], pa.string()),
-        pa.array([d.source for d in dialogues], pa.string()),
+        pa.array([display_path(d.source) if d.source else d.source for d in dialogues], pa.string()),
     ]
     return pa.RecordBatch.from_arrays(columns, schema=schema)
 
