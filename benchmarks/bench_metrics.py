@@ -48,11 +48,24 @@ def reference_scores(predictions: list[str], references: list[str]) -> list[dict
     return results
 
 
+def _source_texts(source: Path) -> dict[str, list[str]]:
+    """The prediction and reference texts to recombine: the public pairs, or, where that reference data is not next
+    to the checkout, the counsellor turns of the bundled sample corpus (alternately as predictions and references)."""
+    if source.is_file():
+        rows = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return {"pred": [row["pred"] for row in rows], "ref": [row["ref"] for row in rows]}
+    from soulchat.data.bundled import sample_corpus_path
+
+    print(f"{source} not found: pairs from the counsellor turns of the bundled sample corpus instead")
+    records = json.loads(sample_corpus_path().read_text(encoding="utf-8"))
+    replies = [m["content"] for r in records for m in r["messages"] if m["role"] == "assistant"]
+    return {"pred": replies[0::2], "ref": replies[1::2]}
+
+
 def make_pairs(source: Path, num_pairs: int, seed: int) -> tuple[list[str], list[str]]:
-    """Recombine the sentences of the public pairs into ``num_pairs`` new pairs of similar length."""
+    """Recombine the sentences of the source texts into ``num_pairs`` new pairs of similar length."""
     rng = random.Random(seed)
-    rows = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
-    texts = {"pred": [row["pred"] for row in rows], "ref": [row["ref"] for row in rows]}
+    texts = _source_texts(source)
     pools = {
         side: [s for text in side_texts for s in _SENTENCE_END.split(text) if s] for side, side_texts in texts.items()
     }

@@ -164,7 +164,7 @@ def report_tokenisation(
     times, arrays = best_of(repeat, lambda: tokenizer.encode_as_arrays(texts), sentencepiece)
     rows.append(("tokenizer.encode_as_arrays(texts) alone", times, [a.tolist() for a in arrays] == reference))
     for encode in (encode_chatglm_table, encode_chatglm):
-        for processes in (None, num_proc):
+        for processes in (None, num_proc) if num_proc > 1 else (None,):  # num_proc=1 is the in-process run
             times, tokenized = best_of(repeat, mapped(dataset, tokenizer, encode, processes), sentencepiece)
             label = f"(b) datasets.map({encode.__name__}), num_proc={processes or 1}"
             rows.append((label, times, tokenized["input_ids"] == expected))

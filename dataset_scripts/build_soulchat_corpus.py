@@ -44,15 +44,18 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
-    options = PipelineOptions(
-        format="soulchat",
-        content_filter=ContentFilter() if args.filter else None,
-        test_fraction=args.test_fraction,
-        seed=args.seed,
-    )
-    report = prepare_corpus(
-        args.raw, args.output, options=options, overwrite=args.overwrite, name="SoulChatCorpus", license="other"
-    )
+    try:
+        options = PipelineOptions(
+            format="soulchat",
+            content_filter=ContentFilter() if args.filter else None,
+            test_fraction=args.test_fraction,
+            seed=args.seed,
+        )
+        report = prepare_corpus(
+            args.raw, args.output, options=options, overwrite=args.overwrite, name="SoulChatCorpus", license="other"
+        )
+    except (OSError, ValueError) as error:  # a missing input, an existing output, a bad fraction: one line
+        parser.exit(2, f"error: {error}\n")
     summary = {k: report[k] for k in ("records_read", "accepted", "repaired", "rejected", "filtered", "duplicate")}
     logger.info("prepared %s: %s", args.output, json.dumps(summary))
     logger.info("dialogues %s, samples %s", report["dialogues"], report["samples"])

@@ -26,7 +26,7 @@ The whole SoulChat pipeline on a laptop CPU in about a minute, on the embedded d
 trained on the corpus. The steps and the code are the ones used for ChatGLM-6B on the full SoulChatCorpus
 (`02_reproduce_paper.ipynb`); only the sizes change.
 
-A model of 0.4 M parameters trained for a few dozen steps does not counsel anyone: its replies are fragments of
+A model of 0.23 M parameters trained for a few dozen steps does not counsel anyone: its replies are fragments of
 counselling phrases. The point is the pipeline.
 """,
     ),

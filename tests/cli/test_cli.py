@@ -119,3 +119,15 @@ def test_prepare_filter_role_implies_the_filter_and_checks_the_role(tmp_path):
     assert json.loads(result.stdout)["filtered"] == 1
     result = runner.invoke(app, ["prepare", str(corpus), "--filter-role", "counsellor", "-o", str(tmp_path / "x")])
     assert result.exit_code == 2 and "counsellor" in result.output
+
+
+def test_demo_output_that_is_a_file_or_a_foreign_data_folder_is_one_line(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    result = runner.invoke(app, ["demo", "--output", str(afile), "--steps", "0"])
+    assert result.exit_code == 2 and "is a file" in " ".join(result.output.split())
+    (tmp_path / "d" / "data").mkdir(parents=True)
+    (tmp_path / "d" / "data" / "mine.txt").write_text("keep me")
+    result = runner.invoke(app, ["demo", "--output", str(tmp_path / "d"), "--steps", "0"])
+    assert result.exit_code == 2 and "error" in result.output
+    assert (tmp_path / "d" / "data" / "mine.txt").read_text() == "keep me"

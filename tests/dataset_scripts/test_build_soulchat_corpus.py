@@ -2,6 +2,7 @@ import importlib.util
 from pathlib import Path
 
 import datasets
+import pytest
 
 from soulchat.data.bundled import sample_corpus_path
 
@@ -23,3 +24,10 @@ def test_builds_a_loadable_hub_folder(tmp_path):
     assert ds["train"].num_rows + ds["test"].num_rows == sum(report["samples"].values())
     card = (out / "README.md").read_text(encoding="utf-8")
     assert card.startswith("---\n") and "# SoulChatCorpus" in card
+
+
+def test_input_errors_are_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        _load().main([str(tmp_path / "nope.json"), "--output", str(tmp_path / "out")])
+    expected = f"error: corpus input not found: {tmp_path / 'nope.json'}\n"
+    assert stop.value.code == 2 and capsys.readouterr().err == expected

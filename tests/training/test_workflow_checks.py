@@ -2,6 +2,7 @@
 the final evaluation that is not repeated."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,9 @@ def test_the_final_evaluation_is_not_repeated_at_an_evaluation_step(tmp_path, pr
     evaluations = [entry for entry in log_history(out) if "eval_loss" in entry]
     assert [entry["step"] for entry in evaluations] == [4]
     assert result.metrics["eval_loss"] == evaluations[0]["eval_loss"] and "eval_bleu-4" in result.metrics
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out / "model.safetensors").stat().st_mode & 0o777 == 0o666 & ~umask  # not transformers' private 0600
 
 
 def test_the_train_command_prints_the_check_as_one_line(tmp_path, eight_samples, tokenizer_dir):

@@ -18,7 +18,7 @@ from soulchat.data.bundled import sample_corpus_path
 from soulchat.data.pipeline import PipelineOptions
 from soulchat.data.prepare import prepare_corpus
 
-# The tiny model of examples/configs/tiny.yaml: 2 layers, hidden 64 (about 0.4 M parameters with its vocabulary).
+# The tiny model of examples/configs/tiny.yaml: 2 layers, hidden 64 (about 0.23 M parameters with its vocabulary).
 TINY_CHATGLM = {
     "model_type": "chatglm",
     "hidden_size": 64,
@@ -85,7 +85,7 @@ def _chat(console: Console, model_dir: Path, prompt: str) -> None:
     reply = tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
     console.print(f"[cyan]prompt[/cyan]:\n{prompt}\n[cyan]tiny model's reply[/cyan]:\n{reply}")
     console.print(
-        "[dim](a model of about 0.4 M parameters trained for a minute on 313 samples: expect fragments of counselling"
+        "[dim](a model of about 0.23 M parameters trained for a minute on 313 samples: expect fragments of counselling"
         " phrases, not counselling; the point is the pipeline, which is the same for ChatGLM-6B)[/dim]"
     )
 
@@ -99,7 +99,14 @@ def demo_command(
     corpus = sample_corpus_path()
     console.rule("1. Prepare the bundled sample corpus")
     console.print(f"corpus: {corpus}")
-    report = prepare_corpus([corpus], output / "data", options=PipelineOptions(test_fraction=0.1), overwrite=True)
+    if output.exists() and not output.is_dir():
+        console.print(f"[red]error:[/red] {output} is a file; --output must be a folder")
+        raise typer.Exit(2)
+    try:
+        report = prepare_corpus([corpus], output / "data", options=PipelineOptions(test_fraction=0.1), overwrite=True)
+    except (FileExistsError, OSError, ValueError) as error:  # e.g. a data/ folder that prepare did not write
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from error
     print_report(report, console)
 
     import datasets

@@ -55,7 +55,8 @@ def train_command(
         raise typer.Exit(2) from e
     if int(os.environ.get("RANK", "0")) == 0:
         console.print(f"[green]Done.[/green] Outputs in {result.output_dir}:")
-        console.print("  model, tokenizer, trainer_state.json, train_results.json, checkpoint-*/")
+        checkpoints = ", checkpoint-*/" if any(Path(result.output_dir).glob("checkpoint-*")) else ""
+        console.print(f"  model, tokenizer, trainer_state.json, train_results.json{checkpoints}")
         if result.merged_dir is not None:
             console.print(f"  merged LoRA model: {result.merged_dir}")
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in result.metrics.items() if isinstance(v, float))

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -196,6 +197,7 @@ def _save_outputs(trainer: SoulChatTrainer, tokenizer: Any, config: Any, metrics
     trainer.save_state()
     merged = None
     if trainer.is_world_process_zero():
+        _usual_file_modes(Path(config.output_dir))
         tokenizer.save_pretrained(config.output_dir)
         (Path(config.output_dir) / "train_results.json").write_text(json.dumps(metrics, indent=2), "utf-8")
         if config.use_lora and config.merge_lora:
@@ -222,6 +224,15 @@ def _whole_run_loss(metrics: dict, state: Any) -> None:
         total += loss * (step - previous)
         previous = step
     metrics["train_loss"] = total / state.global_step
+
+
+def _usual_file_modes(folder: Path) -> None:
+    """transformers writes the weights through a private temporary file (mode 0600); give them the mode every other
+    file of the folder has (0644 under the usual umask), so that the other users of a shared machine can read them."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in folder.glob("*.safetensors"):
+        path.chmod(0o666 & ~umask)
 
 
 def _final_evaluation(trainer: SoulChatTrainer) -> dict[str, float]:
