@@ -103,3 +103,12 @@ def test_killed_run_resumes_without_repeating_or_losing_records(tmp_path, fake_s
     report = json.loads((tmp_path / "out.jsonl.report").read_text(encoding="utf-8"))
     assert report["total"]["records"] == 150 and report["run"]["skipped_finished"] == len(finished_first)
     assert report["total"]["failed_by_reason"] == {"http_500": 15}
+
+
+def test_a_run_where_every_request_failed_exits_non_zero(tmp_path, fake_server):
+    server = fake_server(lambda key, n: FakeReply(kind="status", status=500))
+    qa = write_qa(tmp_path / "qa.jsonl", ["a", "b"])
+    result = CliRunner().invoke(app, command(qa, tmp_path / "o.jsonl", server.base_url, "--no-progress", "--json"))
+    assert result.exit_code == 1 and "all 2 requests of this run failed" in " ".join(result.output.split())
+    report = json.loads(result.stdout[: result.stdout.rindex("}") + 1])
+    assert (report["run"]["done"], report["run"]["failed"]) == (0, 2)

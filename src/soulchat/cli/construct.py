@@ -135,6 +135,10 @@ def _execute(config: ConstructionConfig, *, progress: bool, as_json: bool, conso
         raise typer.Exit(130) from e
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
-        return
-    _print_summary(report, console)
-    console.print(f"Wrote {config.output} (journal {config.journal_path.name}, report {config.report_path.name}).")
+    else:
+        _print_summary(report, console)
+        console.print(f"Wrote {config.output} (journal {config.journal_path.name}, report {config.report_path.name}).")
+    run = report["run"]
+    if run["failed"] and not run["done"]:  # every request of this run failed: a script must not go on
+        console.print(f"[red]error:[/red] all {run['failed']} requests of this run failed; see the report")
+        raise typer.Exit(1)
