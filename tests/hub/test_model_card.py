@@ -159,6 +159,9 @@ def test_card_with_an_unusable_metrics_file_is_a_one_line_error(tmp_path, conten
     metrics = tmp_path / "metrics.json"
     metrics.write_text(content)
     result = CliRunner().invoke(app, ["card", "--checkpoint", str(tmp_path), "--metrics", str(metrics)])
+    assert result.exit_code == 2 and "has no config.json: not a model folder" in " ".join(result.output.split())
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "chatglm"}))
+    result = CliRunner().invoke(app, ["card", "--checkpoint", str(tmp_path), "--metrics", str(metrics)])
     assert result.exit_code == 2 and message in " ".join(result.output.split()) and str(metrics.name) in result.output
 
 

@@ -28,6 +28,9 @@ def card_command(
     """Write the model card of a training run: YAML metadata, intended use, safety, hyper-parameters, Table 1."""
     from soulchat.hub.model_card import write_model_card
 
+    if not (checkpoint / "config.json").is_file():
+        typer.echo(f"error: {checkpoint} has no config.json: not a model folder", err=True)
+        raise typer.Exit(2)
     options = {"base_model": base_model, "dataset_id": dataset_id, "repo_id": repo_id, "license": license}
     if model_name:
         options["model_name"] = model_name
