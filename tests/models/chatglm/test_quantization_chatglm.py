@@ -202,3 +202,11 @@ def test_prefix_tuning_on_a_quantized_model():
     model(ids, labels=ids, use_cache=False).loss.backward()
     assert model.transformer.prefix_encoder.embedding.weight.grad.abs().sum() > 0
     assert model.transformer.layers[0].attention.query_key_value.weight.grad is None
+
+
+def test_quantised_embeddings_need_a_tied_head():
+    untied = ChatGLMForConditionalGeneration(tiny_config(tie_word_embeddings=False))
+    with pytest.raises(ValueError, match="head is untied"):
+        untied.quantize(4, quantize_embeddings=True)
+    assert untied.config.quantization_bit == 0  # refused before anything changed
+    ChatGLMForConditionalGeneration(tiny_config()).quantize(4, quantize_embeddings=True)  # tied: the int4-qe layout

@@ -194,3 +194,20 @@ def test_encode_as_arrays_on_the_reference_cases(ice_tokenizer, tokenizer_cases)
     cases = tokenizer_cases["cases"]
     arrays = ice_tokenizer.encode_as_arrays([case["text"] for case in cases])
     assert [array.tolist() for array in arrays] == [case["encode_no_special"] for case in cases]
+
+
+@pytest.mark.parametrize("as_tensors", [None, "np", "pt"])
+def test_padding_padded_features_again_grows_their_glm_mask(tiny_tokenizer, as_tensors):
+    texts = ["你好", "hello world, how are you"]
+    first = tiny_tokenizer(texts, padding=True, return_tensors=as_tensors)
+    features = [{key: first[key][i] for key in first} for i in range(len(texts))]
+    again = tiny_tokenizer.pad(features, padding="max_length", max_length=24)
+    direct = tiny_tokenizer(texts, padding="max_length", max_length=24, return_tensors="np")
+    for key in ("input_ids", "position_ids", "attention_mask"):
+        assert np.array_equal(np.asarray(again[key]), direct[key]), key
+
+
+def test_truncation_to_zero_is_no_limit_in_a_batch_as_one_by_one(tiny_tokenizer):
+    text = TEXTS[0]
+    single = tiny_tokenizer(text, truncation=True, max_length=0)["input_ids"]
+    assert tiny_tokenizer([text], truncation=True, max_length=0)["input_ids"] == [single]

@@ -244,6 +244,11 @@ def quantize_chatglm(model: nn.Module, bits: int, *, quantize_embeddings: bool =
         return model
     _check_bits(bits)
     config = model.config
+    if quantize_embeddings and hasattr(model, "lm_head") and not config.tie_word_embeddings:
+        raise ValueError(
+            "quantize_embeddings needs the head tied to the word embeddings (the int4-qe layout quantises the one "
+            "table both use); this model's head is untied (tie_word_embeddings=False), and would be lost"
+        )
     if config.quantization_bit:
         logger.warning("the model is already quantised (%d bits); nothing done", config.quantization_bit)
         return model

@@ -10,6 +10,7 @@ loaded as remote code.
 
 import os
 import re
+from collections.abc import Mapping
 from shutil import copyfile
 from typing import Any
 
@@ -325,7 +326,7 @@ class ChatGLMTokenizer(PreTrainedTokenizer):
         # One SentencePiece call for the whole batch, then special tokens and truncation.
         batch_ids = self._encode_texts(texts, arrays=False)
         suffix = self.build_inputs_with_special_tokens([]) if add_special_tokens else []
-        if truncation_strategy != TruncationStrategy.DO_NOT_TRUNCATE and max_length is not None:
+        if truncation_strategy != TruncationStrategy.DO_NOT_TRUNCATE and max_length:  # 0 is "no limit", as one by one
             keep = max(max_length - len(suffix), 0)
             right = self.truncation_side == "right"
             batch_ids = [ids[:keep] if right else ids[max(len(ids) - keep, 0) :] for ids in batch_ids]
@@ -366,6 +367,34 @@ class ChatGLMTokenizer(PreTrainedTokenizer):
             [np.zeros(context, dtype=np.int64), np.arange(1, length - context + 1, dtype=np.int64)]
         )
         return ~visible[None], np.stack([positions, block_positions])
+
+    def pad(self, encoded_inputs: Any, *args: Any, **kwargs: Any) -> BatchEncoding:
+        """`PreTrainedTokenizer.pad`, with the GLM mask of features that already carry one padded along.
+
+        transformers sets a multi-dimensional `attention_mask` aside while it pads and puts it back unchanged, which
+        would leave a `[1, L, L]` mask of the old length next to longer ids; here it grows as `_pad` grows a new one
+        (masked rows and columns on the left).
+        """
+        features = encoded_inputs
+        if isinstance(features, (list, tuple)) and features and isinstance(features[0], Mapping):
+            features = {key: [feature[key] for feature in features] for key in features[0]}
+        masks = features.get("attention_mask") if isinstance(features, Mapping) else None
+        if not (isinstance(masks, (list, tuple)) and masks and getattr(masks[0], "ndim", 0) > 1):
+            return super().pad(encoded_inputs, *args, **kwargs)
+        features = {key: value for key, value in features.items() if key != "attention_mask"}
+        padded = super().pad(features, *args, **kwargs)
+        grown = []
+        for mask, ids in zip(masks, padded["input_ids"], strict=True):
+            mask = mask.cpu().numpy() if hasattr(mask, "cpu") else np.asarray(mask)
+            difference = len(ids) - mask.shape[-1]
+            grown.append(np.pad(mask, [(0, 0), (difference, 0), (difference, 0)], constant_values=True))
+        stacked = np.stack(grown)
+        if hasattr(padded["input_ids"], "cpu"):  # torch tensors
+            import torch
+
+            stacked = torch.from_numpy(stacked)
+        padded["attention_mask"] = stacked
+        return padded
 
     def _pad(
         self,
