@@ -131,3 +131,12 @@ def test_filter_rejects_bad_configuration():
         ContentFilter(("",))
     with pytest.raises(ValueError, match="roles must be among"):
         ContentFilter(roles=("system",))
+
+
+def test_the_pipeline_report_counts_what_it_kept(messy_corpus):
+    path, _ = messy_corpus
+    kept, report, _ = _run(path, test_fraction=0.3)
+    by_split = {split: [d for d, s in kept if s == split] for split in ("train", "test")}
+    assert report.dialogues == {split: len(ds) for split, ds in by_split.items() if ds}
+    turns = [m for d, _ in kept for m in d.messages]
+    assert report.messages == len(turns) and sum(report.samples.values()) == sum(m.role == "assistant" for m in turns)

@@ -45,6 +45,9 @@ def test_repeated_dialogue_ids_get_distinct_sample_ids(tmp_path: Path):
     assert len(set(ids)) == len(ids)
     first = records[0]["id"]
     assert f"{first}-1" in ids and f"{first}#2-1" in ids  # prepare renames a reused dialogue id
+    for given in (["a-1", "a-1#2", "a-1"], ["a-1", "a-1", "a-1#2"]):  # a suffix that is also a given id
+        ids = [s["id"] for s in make_ids_unique([{"id": i} for i in given])]
+        assert len(set(ids)) == 3 and ids[: given.index("a-1#2") + 1][-1] == "a-1#2"
     assert make_ids_unique([{"id": "a"}, {"id": "b"}, {"id": "a"}, {"id": "a"}]) == [
         {"id": "a"},
         {"id": "b"},

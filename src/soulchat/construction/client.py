@@ -32,7 +32,7 @@ class Completion:
 
     Args:
         text (`str`): The assistant message's content (`""` when the server sent none).
-        finish_reason (`str`, *optional*): `"stop"`, `"length"`, ... as the server reported it.
+        finish_reason (`str` or `None`): `"stop"`, `"length"`, ... as the server reported it.
         prompt_tokens (`int`): Prompt tokens the server counted (0 when it sent no usage).
         completion_tokens (`int`): Completion tokens the server counted.
         attempts (`int`): HTTP attempts it took, 1 when the first succeeded.

@@ -7,6 +7,8 @@ record; a record is recognised by a key written as `〔key〕` in the prompt (te
 
     python -m soulchat.construction.fake_server --latency 0.2     # prints its base URL, serves until stopped
 
+    >>> from soulchat.construction import ClientConfig, ConstructionConfig, construct_corpus
+    >>> qa_path, out_path = "qa.jsonl", "out.jsonl"  # QA records whose questions hold 〔q1〕, 〔q2〕, ...
     >>> with FakeChatServer(latency_s=0.05) as server:
     ...     client = ClientConfig(base_url=server.base_url, model="fake")
     ...     report = construct_corpus(ConstructionConfig(input=qa_path, output=out_path, client=client))

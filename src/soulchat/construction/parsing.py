@@ -129,7 +129,7 @@ def check_turns(
     Args:
         turns (`list[Turn]`): The parsed utterances.
         min_rounds (`int`): The fewest counsellor replies.
-        max_rounds (`int`, *optional*): The most counsellor replies; `None` for no bound.
+        max_rounds (`int` or `None`): The most counsellor replies; `None` for no bound.
         max_utterance_chars (`int`, *optional*): The longest utterance in characters; `None` for no bound.
 
     Returns:

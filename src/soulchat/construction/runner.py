@@ -6,6 +6,9 @@ the near-duplicate check, then write the dialogue and a journal entry. Each item
 `rejected` (with a reason) or `failed` (the endpoint never answered usefully), and a restarted run skips the
 items already finished.
 
+    >>> from pathlib import Path
+    >>> from soulchat.construction import ClientConfig, ConstructionConfig, construct_corpus
+    >>> URL = "http://127.0.0.1:8000/v1"  # any OpenAI-compatible endpoint
     >>> report = construct_corpus(ConstructionConfig(input=Path("qa.jsonl"), output=Path("out.jsonl"),
     ...                                              client=ClientConfig(base_url=URL, model="gpt-4o-mini")))
 """

@@ -16,7 +16,7 @@ from soulchat.data.convert import RecordError, record_id, to_raw_dialogue
 from soulchat.data.formats import FormatSpec, detect_format, get_format, is_blank
 from soulchat.data.readers import RawRecord, iter_raw_records
 from soulchat.data.report import PrepareReport
-from soulchat.data.schema import Dialogue
+from soulchat.data.schema import ASSISTANT, Dialogue
 from soulchat.data.validation import Outcome, ValidationOptions, reject, validate
 
 logger = logging.getLogger(__name__)
@@ -122,7 +122,12 @@ class CorpusPipeline:
                 continue
             split = self._keep(outcome.dialogue, outcome.status, outcome.defects, outcome.flags, record.value)
             if split is not None:
-                yield outcome.dialogue, split
+                dialogue = outcome.dialogue
+                samples = sum(message.role == ASSISTANT for message in dialogue.messages)  # one per counsellor turn
+                self.report.note_kept(
+                    topic=dialogue.topic, split=split, n_messages=len(dialogue.messages), n_samples=samples
+                )
+                yield dialogue, split
 
     def _validate(self, record: RawRecord, spec: FormatSpec) -> tuple[Outcome, str | None]:
         """Parse errors, shape errors and validation as one outcome, with the record's id when known."""

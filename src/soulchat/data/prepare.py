@@ -43,13 +43,8 @@ def _write_all(pipeline: CorpusPipeline, files: list[Path], writers: dict, *, pr
             for dialogue, split in pipeline.dialogues(path, on_progress=bar.update):
                 dialogues, samples = writers[split]
                 dialogues.add(dialogue)
-                n = 0
                 for sample in expand_dialogue(dialogue):
                     samples.add(sample)
-                    n += 1
-                pipeline.report.note_kept(
-                    topic=dialogue.topic, split=split, n_messages=len(dialogue.messages), n_samples=n
-                )
     for dialogues, samples in writers.values():
         dialogues.close()
         samples.close()

@@ -49,7 +49,7 @@ class Dialogue:
     Args:
         id (`str`):
             The record's id in its source (stringified), or `"<file stem>:<index>"` when the source has none.
-        topic (`str`, *optional*):
+        topic (`str` or `None`):
             One of `TOPICS` for SoulChatCorpus; any label (or `None`) for other corpora.
         messages (`list[Message]`):
             Alternating user/assistant messages, starting with the user and ending with the assistant once
@@ -58,6 +58,8 @@ class Dialogue:
             A leading system message, kept apart (PsyDTCorpus, OpenAI messages); not part of the samples.
         source (`str`, *optional*, defaults to `""`):
             The file the dialogue was read from.
+        index (`int`, *optional*, defaults to 0):
+            The record's 0-based position in that file (not compared between dialogues).
     """
 
     id: str

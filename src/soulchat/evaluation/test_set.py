@@ -57,12 +57,16 @@ def make_ids_unique(samples: list[dict]) -> list[dict]:
     ['a-1', 'a-1#2', 'b-1']
     ```
     """
-    seen: dict[str, int] = {}
+    taken = {sample["id"] for sample in samples}  # a suffixed id never takes the name of a given one
+    seen: set[str] = set()
     unique = []
     for sample in samples:
-        count = seen.get(sample["id"], 0) + 1
-        seen[sample["id"]] = count
-        unique.append(sample if count == 1 else {**sample, "id": f"{sample['id']}#{count}"})
+        new_id, count = sample["id"], 1
+        while new_id in seen or (count > 1 and new_id in taken):
+            count += 1
+            new_id = f"{sample['id']}#{count}"
+        seen.add(new_id)
+        unique.append(sample if count == 1 else {**sample, "id": new_id})
     return unique
 
 

@@ -43,8 +43,8 @@ class SoulChatSFTConfig(Seq2SeqTrainingArguments):
             With neither `tokenizer_name_or_path` nor `model_name_or_path`, train a ChatGLM SentencePiece tokenizer of
             this size on the training texts (saved under `output_dir/tokenizer`).
         dataset_path (`str`):
-            A folder written by `soulchat prepare` (its `samples` configuration is used) or a JSON/JSON Lines file of
-            samples with `prompt` and `response`.
+            Required. A folder written by `soulchat prepare` (its `samples` configuration is used) or a JSON/JSON Lines
+            file of samples with `prompt` and `response`.
         train_split (`str`, *optional*, defaults to `"train"`):
             The training split.
         eval_split (`str`, *optional*):
@@ -85,6 +85,9 @@ class SoulChatSFTConfig(Seq2SeqTrainingArguments):
             Generated evaluation samples (prompt, prediction, reference) logged and written per evaluation.
         generation_max_new_tokens (`int`, *optional*):
             New tokens generated per evaluation sample; defaults to `max_target_length`.
+        skip_logits (`bool`, *optional*, defaults to `True`):
+            Training steps ask the model for the loss only: ChatGLM-6B then computes the head and the cross entropy
+            in chunks, without the `[batch, seq, vocab]` logits (models without `skip_logits` ignore it).
     """
 
     model_name_or_path: str | None = field(default=None, metadata={"help": "The base model (Hub id or folder)."})
@@ -191,8 +194,8 @@ def load_sft_config(path: str | Path | None, overrides: list[str] | None = None)
     """Builds a [`SoulChatSFTConfig`] from a YAML file and `--key value` overrides (which win).
 
     Args:
-        path (`str` or `Path`, *optional*):
-            A YAML mapping of field names to values; unknown names are an error.
+        path (`str`, `Path` or `None`):
+            A YAML mapping of field names to values; unknown names are an error. `None`: the overrides alone.
         overrides (`list[str]`, *optional*):
             Command-line style overrides, e.g. `["--learning_rate", "1e-4", "--max_steps", "10"]`.
 
@@ -223,7 +226,12 @@ def load_sft_config(path: str | Path | None, overrides: list[str] | None = None)
     parser.error = _raise_config_error  # a one-line error, not the usage of every training argument
     options = {option: action for action in parser._actions for option in action.option_strings}
     parser.set_defaults(**{k: _yaml_value(path, k, v, options[f"--{k}"]) for k, v in values.items()})
-    (config,) = parser.parse_args_into_dataclasses(args=list(overrides or []), look_for_args_file=False)
+    try:
+        (config,) = parser.parse_args_into_dataclasses(args=list(overrides or []), look_for_args_file=False)
+    except TrainingConfigError:
+        raise
+    except ValueError as error:  # arguments no field takes
+        raise TrainingConfigError(str(error)) from None
     return config
 
 

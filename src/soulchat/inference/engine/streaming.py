@@ -45,6 +45,8 @@ class ReplyDetokenizer:
     Example:
 
     ```python
+    >>> from soulchat.models.chatglm import process_response
+    >>> # tokenizer: a ChatGLM-6B tokenizer; ids: the generated token ids of one reply
     >>> detokenizer = ReplyDetokenizer(tokenizer, postprocess=process_response)
     >>> deltas = [detokenizer.push(token) for token in ids]
     >>> "".join(deltas) + detokenizer.finish() == detokenizer.text

@@ -58,7 +58,7 @@ class ChatRequest:
     Args:
         history (`list[tuple[str, str]]`): The earlier `(user, assistant)` rounds.
         message (`str`): The last user message.
-        system (`str`, *optional*): The system message.
+        system (`str` or `None`): The system message.
         settings (`DecodingSettings`): The decoding asked for.
         stream (`bool`): Whether to answer with server-sent events.
         include_usage (`bool`): Whether a streamed answer ends with a usage chunk.

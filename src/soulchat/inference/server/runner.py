@@ -20,6 +20,9 @@ class BackgroundServer:
     Example:
 
     ```python
+    >>> import openai
+    >>> from soulchat.inference.server import BackgroundServer, create_app
+    >>> # engine: a ChatEngine (see soulchat.inference.engine)
     >>> with BackgroundServer(create_app(engine, model_name="soulchat")) as server:
     ...     client = openai.OpenAI(base_url=server.url + "/v1", api_key="-")
     ```
