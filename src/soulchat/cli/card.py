@@ -9,6 +9,8 @@ from pathlib import Path
 
 import typer
 
+from soulchat.cli.startup import fail
+
 
 def card_command(
     checkpoint: Path = typer.Option(
@@ -29,8 +31,7 @@ def card_command(
     from soulchat.hub.model_card import write_model_card
 
     if not (checkpoint / "config.json").is_file():
-        typer.echo(f"error: {checkpoint} has no config.json: not a model folder", err=True)
-        raise typer.Exit(2)
+        fail(f"{checkpoint} has no config.json: not a model folder")
     options = {"base_model": base_model, "dataset_id": dataset_id, "repo_id": repo_id, "license": license}
     if model_name:
         options["model_name"] = model_name
@@ -39,8 +40,7 @@ def card_command(
     except FileNotFoundError as error:
         raise typer.BadParameter(str(error)) from error
     except ValueError as error:  # a metrics or config file that cannot be read
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from error
+        fail(error)
     typer.echo(f"Wrote {path}")
 
 

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import typer
 
+from soulchat.cli.startup import fail
+
 _DTYPES = ("float32", "float16", "bfloat16")
 _BITS = (4, 8)
 
@@ -39,9 +41,8 @@ def convert_checkpoint_command(
     torch_dtype = getattr(torch, dtype) if dtype else None
     try:
         written = convert_checkpoint(src, dst, dtype=torch_dtype)
-    except (ValueError, FileNotFoundError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from e
+    except (ValueError, FileNotFoundError) as error:
+        fail(error)
     if quantize is not None:
         written = quantize_checkpoint(dst, quantize, quantize_embeddings=quantize_embeddings, dtype=torch_dtype)
     suffix = f", int{quantize} weights" if quantize is not None else ""

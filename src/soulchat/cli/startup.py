@@ -1,4 +1,5 @@
-"""Start-up checks shared by `chat`, `serve` and `webui`: refuse bad options before the model loads, in one line."""
+"""One-line errors for the commands, and the start-up checks of `chat`, `serve` and `webui` (bad options are refused
+before the model loads)."""
 
 import socket
 from typing import NoReturn
